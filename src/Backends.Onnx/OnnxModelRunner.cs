@@ -1,0 +1,164 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Gateway.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Tensor = Gateway.Abstractions.Tensor;
+
+namespace Gateway.Backends.Onnx;
+
+/// <summary>
+/// One ONNX Runtime session. Inputs become <see cref="OrtValue"/>s over the request's own pinned
+/// memory (no copy); outputs stay in ONNX Runtime's memory until the caller disposes them.
+/// </summary>
+internal sealed class OnnxModelRunner : IModelRunner
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _options;
+    private readonly RunOptions _runOptions;
+    private readonly string[] _inputNames;
+    private readonly string[] _allOutputNames;
+    private readonly TensorElementType[] _inputTypes;
+
+    // PERF: a zero-length tensor still needs a valid data pointer; this one is pinned forever.
+    private static readonly byte[] s_empty = GC.AllocateArray<byte>(8, pinned: true);
+
+    public OnnxModelRunner(InferenceSession session, SessionOptions options, ModelSignature signature, string device)
+    {
+        _session = session;
+        _options = options;
+        _runOptions = new RunOptions();
+        Signature = signature;
+        Device = device;
+        _inputNames = new string[signature.Inputs.Count];
+        _inputTypes = new TensorElementType[signature.Inputs.Count];
+        for (var i = 0; i < _inputNames.Length; i++)
+        {
+            _inputNames[i] = signature.Inputs[i].Name;
+            _inputTypes[i] = OnnxTypes.ToElementType(signature.Inputs[i].DataType);
+        }
+
+        _allOutputNames = new string[signature.Outputs.Count];
+        for (var i = 0; i < _allOutputNames.Length; i++)
+        {
+            _allOutputNames[i] = signature.Outputs[i].Name;
+        }
+    }
+
+    public ModelSignature Signature { get; }
+
+    public string Device { get; }
+
+    public unsafe RunResult Run(ReadOnlySpan<Tensor> inputs, ReadOnlySpan<int> outputs)
+    {
+        if (inputs.Length != _inputNames.Length)
+        {
+            return RunResult.Failure(BackendErrorKind.InvalidInput, $"expected {_inputNames.Length} inputs, got {inputs.Length}");
+        }
+
+        var values = new OrtValue[inputs.Length];
+        var pins = new MemoryHandle[inputs.Length];
+        try
+        {
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                ref readonly var input = ref inputs[i];
+                if (input.DataType == DataType.Bytes)
+                {
+                    values[i] = CreateStringTensor(input);
+                    continue;
+                }
+
+                nint pointer;
+                if (input.Data.IsEmpty)
+                {
+                    fixed (byte* p = s_empty)
+                    {
+                        pointer = (nint)p;
+                    }
+                }
+                else
+                {
+                    pins[i] = input.Data.Pin();
+                    pointer = (nint)pins[i].Pointer;
+                }
+
+                values[i] = OrtValue.CreateTensorValueWithData(
+                    OrtMemoryInfo.DefaultInstance, _inputTypes[i], input.Shape.ToArray(), pointer, input.Data.Length);
+            }
+
+            var outputNames = SelectOutputNames(outputs);
+            var results = _session.Run(_runOptions, _inputNames, values, outputNames);
+            return RunResult.Success(new OnnxRunOutputs(results));
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            return RunResult.Failure(Classify(ex.Message), ex.Message);
+        }
+        finally
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i]?.Dispose();
+                pins[i].Dispose();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _runOptions.Dispose();
+        _session.Dispose();
+        _options.Dispose();
+    }
+
+    private string[] SelectOutputNames(ReadOnlySpan<int> outputs)
+    {
+        var all = outputs.Length == _allOutputNames.Length;
+        for (var i = 0; all && i < outputs.Length; i++)
+        {
+            all = outputs[i] == i;
+        }
+
+        if (all)
+        {
+            return _allOutputNames;
+        }
+
+        var names = new string[outputs.Length];
+        for (var i = 0; i < outputs.Length; i++)
+        {
+            names[i] = _allOutputNames[outputs[i]];
+        }
+
+        return names;
+    }
+
+    private static OrtValue CreateStringTensor(in Tensor input)
+    {
+        input.Shape.TryGetElementCount(int.MaxValue, out var count);
+        var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, input.Shape.ToArray());
+        var data = input.Data.Span;
+        for (var i = 0; i < count; i++)
+        {
+            // The protocol layer validated the framing; lengths are in bounds.
+            var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(data);
+            value.StringTensorSetElementAt(data.Slice(4, length), i);
+            data = data[(4 + length)..];
+        }
+
+        return value;
+    }
+
+    /// <summary>
+    /// ONNX Runtime prefixes its messages with the status code; argument and shape errors are the
+    /// caller's (wrong values for this model), anything else is an execution failure.
+    /// </summary>
+    internal static BackendErrorKind Classify(string message) =>
+        message.Contains("[ErrorCode:InvalidArgument]", StringComparison.Ordinal)
+        || message.Contains("[ErrorCode:InvalidGraph]", StringComparison.Ordinal)
+        || message.Contains("out of range", StringComparison.OrdinalIgnoreCase)
+        || message.Contains("out of bounds", StringComparison.OrdinalIgnoreCase)
+            ? BackendErrorKind.InvalidInput
+            : BackendErrorKind.ExecutionFailed;
+}

@@ -1,0 +1,63 @@
+using Gateway.Abstractions;
+using Gateway.Backends.Onnx;
+using Gateway.Protocol;
+using Gateway.Repository;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Hosting;
+
+/// <summary>
+/// Builds the gateway's web application: configuration, services, Kestrel and endpoints.
+/// <c>Program</c> runs it; functional tests build it on a loopback port.
+/// </summary>
+public static class GatewayHost
+{
+    /// <summary>The address used when neither <c>--urls</c> nor <c>ASPNETCORE_URLS</c> is given.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
+    private static readonly Dictionary<string, string> s_switchMappings = new(StringComparer.Ordinal)
+    {
+        ["--model-repository"] = "Gateway:ModelRepository",
+    };
+
+    /// <summary>Builds the application; throws <see cref="OptionsValidationException"/> for bad settings.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Configuration.AddCommandLine(args, s_switchMappings);
+        configure?.Invoke(builder);
+
+        var options = builder.Configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+        var problem = options.Validate();
+        if (problem is not null)
+        {
+            throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), [problem]);
+        }
+
+        if (string.IsNullOrEmpty(builder.Configuration["urls"])
+            && string.IsNullOrEmpty(builder.Configuration["http_ports"])
+            && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(Options.Create(options));
+        services.AddSingleton<IBackend, OnnxBackend>();
+        services.AddSingleton<ModelRepository>();
+        services.AddHostedService<RepositoryLoader>();
+        services.AddSingleton<InferHandler>();
+
+        var app = builder.Build();
+        app.MapV2();
+        app.MapFallback(static context => HttpErrors.WriteAsync(
+            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"));
+        return app;
+    }
+}

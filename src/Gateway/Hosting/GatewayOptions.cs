@@ -1,0 +1,48 @@
+namespace Gateway.Hosting;
+
+/// <summary>
+/// Settings under <c>Gateway</c> (environment <c>Gateway__Key</c>, command line
+/// <c>--Gateway:Key</c>; <c>--model-repository</c> is a shorthand). Bound and validated once at
+/// start-up.
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Gateway";
+
+    /// <summary>Directory holding <c>&lt;model&gt;/&lt;version&gt;/model.*</c>.</summary>
+    public string ModelRepository { get; set; } = "models";
+
+    /// <summary>Largest accepted request body in bytes (larger bodies get 413).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// When true, <c>/v2/health/ready</c> also requires that no model failed to load (Triton's
+    /// strict readiness). By default a failed model is reported but does not hold the server back.
+    /// </summary>
+    public bool StrictReadiness { get; set; }
+
+    /// <summary>How many models load at once at start-up (0: one per processor).</summary>
+    public int LoadParallelism { get; set; }
+
+    /// <summary>Checks the values; returns the first problem, naming its key, or null.</summary>
+    public string? Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ModelRepository))
+        {
+            return $"{SectionName}:ModelRepository must not be empty";
+        }
+
+        if (MaxRequestBodyBytes is < 1024 or > int.MaxValue)
+        {
+            return $"{SectionName}:MaxRequestBodyBytes must be between 1024 and {int.MaxValue} (got {MaxRequestBodyBytes})";
+        }
+
+        if (LoadParallelism < 0)
+        {
+            return $"{SectionName}:LoadParallelism must not be negative (got {LoadParallelism})";
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,14 @@
+using Gateway.Hosting;
+using Microsoft.Extensions.Options;
+
+try
+{
+    var app = GatewayHost.Build(args);
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException ex)
+{
+    await Console.Error.WriteLineAsync("gateway: invalid configuration: " + ex.Message);
+    return 2;
+}

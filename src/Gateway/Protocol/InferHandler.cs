@@ -1,0 +1,232 @@
+using System.Buffers;
+using System.Globalization;
+using System.IO.Pipelines;
+using Gateway.Hosting;
+using Gateway.Repository;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.ObjectPool;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Protocol;
+
+/// <summary>
+/// <c>POST /v2/models/{m}[/versions/{v}]/infer</c>: reads the body through the request's
+/// <see cref="PipeReader"/> into one pooled array, parses and checks it against the model,
+/// runs it, and writes the response from the backend's output memory.
+/// </summary>
+internal sealed partial class InferHandler
+{
+    /// <summary>Triton's header giving the length of the JSON part of a binary request or response.</summary>
+    public const string HeaderContentLength = "Inference-Header-Content-Length";
+
+    private readonly ModelRepository _repository;
+    private readonly ObjectPool<InferContext> _pool;
+    private readonly long _maxBodyBytes;
+    private readonly ILogger<InferHandler> _logger;
+
+    public InferHandler(ModelRepository repository, IOptions<GatewayOptions> options, ILogger<InferHandler> logger)
+    {
+        _repository = repository;
+        _pool = new DefaultObjectPool<InferContext>(new InferContext.Policy(), Environment.ProcessorCount * 16);
+        _maxBodyBytes = options.Value.MaxRequestBodyBytes;
+        _logger = logger;
+    }
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        if (!ModelRoute.TryResolve(http, _repository, out var model, out var status, out var message))
+        {
+            await HttpErrors.WriteAsync(http, status, message);
+            return;
+        }
+
+        var context = _pool.Get();
+        try
+        {
+            var request = context.Request;
+            request.Start(model);
+            var error = await ReadBodyAsync(http, request);
+            if (error is not null)
+            {
+                await HttpErrors.WriteAsync(http, error.Value.Status, error.Value.Message);
+                return;
+            }
+
+            if (!TrySplitBody(http, request, out var header, out var binary, out var hasBinaryHeader, out var splitError))
+            {
+                await HttpErrors.WriteAsync(http, StatusCodes.Status400BadRequest, splitError);
+                return;
+            }
+
+            var parseError = InferRequestParser.Parse(request, header, binary, hasBinaryHeader);
+            if (parseError is not null)
+            {
+                await HttpErrors.WriteAsync(http, StatusCodes.Status400BadRequest, parseError);
+                return;
+            }
+
+            var result = model.Runner.Run(request.BuildTensors(), request.Outputs.AsSpan(0, request.OutputCount));
+            if (result.Error is { } runError)
+            {
+                Log.RunFailed(_logger, model.Name, model.VersionText, runError.Message);
+                await HttpErrors.WriteAsync(http, HttpErrors.StatusFor(runError.Kind), $"model '{model.Name}' version {model.VersionText} failed: {runError.Message}");
+                return;
+            }
+
+            using (var outputs = result.Outputs!)
+            {
+                var writeError = InferResponseWriter.Write(context.Json, request, outputs, out var binaryLength);
+                if (writeError is not null)
+                {
+                    await HttpErrors.WriteAsync(http, StatusCodes.Status400BadRequest, writeError);
+                    return;
+                }
+
+                WriteResponse(http, context, outputs, binaryLength);
+            }
+
+            await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException bad)
+        {
+            await HttpErrors.WriteAsync(http, bad.StatusCode, bad.Message);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException && http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception ex)
+        {
+            Log.Unexpected(_logger, ex, model.Name);
+            await HttpErrors.WriteAsync(http, StatusCodes.Status500InternalServerError, "internal error while serving the request; see the server log");
+        }
+        finally
+        {
+            _pool.Return(context);
+        }
+    }
+
+    /// <summary>Copies the JSON part and then each binary output into the response pipe.</summary>
+    private static void WriteResponse(HttpContext http, InferContext context, Abstractions.RunOutputs outputs, long binaryLength)
+    {
+        var request = context.Request;
+        var response = http.Response;
+        var json = context.Response.WrittenSpan;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentLength = json.Length + binaryLength;
+        if (binaryLength > 0)
+        {
+            response.ContentType = "application/octet-stream";
+            response.Headers[HeaderContentLength] = json.Length.ToString(CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            response.ContentType = "application/json";
+        }
+
+        var pipe = response.BodyWriter;
+        pipe.Write(json);
+        if (binaryLength > 0)
+        {
+            for (var i = 0; i < request.OutputCount; i++)
+            {
+                if (request.OutputBinary[i])
+                {
+                    pipe.Write(outputs.GetData(i));
+                }
+            }
+        }
+    }
+
+    private async ValueTask<(int Status, string Message)?> ReadBodyAsync(HttpContext http, InferRequest request)
+    {
+        var declared = http.Request.ContentLength;
+        if (declared > _maxBodyBytes)
+        {
+            return (StatusCodes.Status413PayloadTooLarge, $"request body of {declared} bytes exceeds the limit of {_maxBodyBytes} bytes");
+        }
+
+        var reader = http.Request.BodyReader;
+        var buffer = ArrayPool<byte>.Shared.Rent((int)(declared ?? 4096));
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                var read = await reader.ReadAsync(http.RequestAborted);
+                var sequence = read.Buffer;
+                if (filled + sequence.Length > _maxBodyBytes)
+                {
+                    reader.AdvanceTo(sequence.End);
+                    return (StatusCodes.Status413PayloadTooLarge, $"request body exceeds the limit of {_maxBodyBytes} bytes");
+                }
+
+                if (filled + sequence.Length > buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(_maxBodyBytes, Math.Max(buffer.Length * 2L, filled + sequence.Length)));
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                sequence.CopyTo(buffer.AsSpan(filled));
+                filled += (int)sequence.Length;
+                reader.AdvanceTo(sequence.End);
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            request.SetBody(buffer, filled);
+            buffer = null;
+            return null;
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static bool TrySplitBody(HttpContext http, InferRequest request, out ReadOnlyMemory<byte> header, out ReadOnlyMemory<byte> binary, out bool hasBinaryHeader, out string error)
+    {
+        var body = request.Body;
+        header = body;
+        binary = default;
+        hasBinaryHeader = false;
+        error = string.Empty;
+        if (body.IsEmpty)
+        {
+            error = "the request body is empty; send a JSON infer request";
+            return false;
+        }
+
+        if (!http.Request.Headers.TryGetValue(HeaderContentLength, out var values))
+        {
+            return true;
+        }
+
+        if (!long.TryParse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var length) || length > body.Length || length < 2)
+        {
+            error = $"{HeaderContentLength} must be an integer from 2 to the body length {body.Length} (got '{values}')";
+            return false;
+        }
+
+        hasBinaryHeader = true;
+        header = body[..(int)length];
+        binary = body[(int)length..];
+        return true;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(200, LogLevel.Warning, "Model {Model} version {Version} failed to run: {Reason}")]
+        public static partial void RunFailed(ILogger logger, string model, string version, string reason);
+
+        [LoggerMessage(201, LogLevel.Error, "Unexpected error serving an infer request for model {Model}")]
+        public static partial void Unexpected(ILogger logger, Exception exception, string model);
+    }
+}

@@ -1,0 +1,146 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Gateway.Repository;
+
+/// <summary>
+/// A model's <c>config.json</c>, using Triton's field names where Triton has them. Every field is
+/// optional: what is missing is completed from the model file. Unknown fields are rejected so a
+/// typo is reported instead of ignored.
+/// </summary>
+internal sealed class ModelConfig
+{
+    [JsonPropertyName("name")]
+    public string? Name { get; set; }
+
+    /// <summary><c>onnx</c> or <c>torch</c>.</summary>
+    [JsonPropertyName("backend")]
+    public string? Backend { get; set; }
+
+    /// <summary>Triton's platform name (<c>onnxruntime_onnx</c>, <c>pytorch_libtorch</c>), accepted as an alternative to <c>backend</c>.</summary>
+    [JsonPropertyName("platform")]
+    public string? Platform { get; set; }
+
+    /// <summary>0: the model does not batch; N: the first dimension is a batch of at most N.</summary>
+    [JsonPropertyName("max_batch_size")]
+    public int MaxBatchSize { get; set; }
+
+    [JsonPropertyName("input")]
+    public List<TensorConfig>? Input { get; set; }
+
+    [JsonPropertyName("output")]
+    public List<TensorConfig>? Output { get; set; }
+
+    /// <summary>Parallel executions of the model (shorthand for Triton's <c>instance_group</c>).</summary>
+    [JsonPropertyName("instance_count")]
+    public int? InstanceCount { get; set; }
+
+    [JsonPropertyName("instance_group")]
+    public List<InstanceGroupConfig>? InstanceGroup { get; set; }
+
+    /// <summary>
+    /// Backend settings. Values may be plain strings, numbers or booleans, or Triton's
+    /// <c>{"string_value": "..."}</c> form.
+    /// </summary>
+    [JsonPropertyName("parameters")]
+    public Dictionary<string, JsonElement>? Parameters { get; set; }
+
+    [JsonPropertyName("dynamic_batching")]
+    public DynamicBatchingConfig? DynamicBatching { get; set; }
+
+    [JsonPropertyName("version_policy")]
+    public VersionPolicyConfig? VersionPolicy { get; set; }
+
+    /// <summary>File name inside each version directory (default per backend, such as <c>model.onnx</c>).</summary>
+    [JsonPropertyName("default_model_filename")]
+    public string? DefaultModelFilename { get; set; }
+
+    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    [JsonPropertyName("device")]
+    public string? Device { get; set; }
+}
+
+internal sealed class TensorConfig
+{
+    [JsonPropertyName("name")]
+    public string? Name { get; set; }
+
+    /// <summary><c>TYPE_FP32</c> (Triton) or <c>FP32</c> (protocol).</summary>
+    [JsonPropertyName("data_type")]
+    public string? DataType { get; set; }
+
+    /// <summary>Dimensions without the batch dimension when <c>max_batch_size</c> &gt; 0.</summary>
+    [JsonPropertyName("dims")]
+    public long[]? Dims { get; set; }
+}
+
+internal sealed class InstanceGroupConfig
+{
+    [JsonPropertyName("count")]
+    public int Count { get; set; } = 1;
+
+    /// <summary><c>KIND_CPU</c>, <c>KIND_GPU</c> or <c>KIND_AUTO</c>.</summary>
+    [JsonPropertyName("kind")]
+    public string? Kind { get; set; }
+
+    [JsonPropertyName("gpus")]
+    public int[]? Gpus { get; set; }
+}
+
+internal sealed class DynamicBatchingConfig
+{
+    [JsonPropertyName("preferred_batch_size")]
+    public int[]? PreferredBatchSize { get; set; }
+
+    [JsonPropertyName("max_queue_delay_microseconds")]
+    public long MaxQueueDelayMicroseconds { get; set; }
+
+    [JsonPropertyName("max_queue_size")]
+    public int MaxQueueSize { get; set; }
+
+    [JsonPropertyName("default_timeout_microseconds")]
+    public long DefaultTimeoutMicroseconds { get; set; }
+
+    [JsonPropertyName("priority_levels")]
+    public int PriorityLevels { get; set; }
+
+    [JsonPropertyName("default_priority_level")]
+    public int DefaultPriorityLevel { get; set; }
+
+    [JsonPropertyName("preserve_ordering")]
+    public bool PreserveOrdering { get; set; }
+}
+
+/// <summary>Exactly one of the three policies, as Triton names them.</summary>
+internal sealed class VersionPolicyConfig
+{
+    [JsonPropertyName("latest")]
+    public LatestPolicy? Latest { get; set; }
+
+    [JsonPropertyName("all")]
+    public JsonElement? All { get; set; }
+
+    [JsonPropertyName("specific")]
+    public SpecificPolicy? Specific { get; set; }
+}
+
+internal sealed class LatestPolicy
+{
+    [JsonPropertyName("num_versions")]
+    public int NumVersions { get; set; } = 1;
+}
+
+internal sealed class SpecificPolicy
+{
+    [JsonPropertyName("versions")]
+    public long[]? Versions { get; set; }
+}
+
+[JsonSourceGenerationOptions(
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ModelConfig))]
+internal sealed partial class ModelConfigJsonContext : JsonSerializerContext;

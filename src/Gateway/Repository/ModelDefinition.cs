@@ -1,0 +1,552 @@
+using System.Globalization;
+using System.Text.Json;
+using Gateway.Abstractions;
+
+namespace Gateway.Repository;
+
+/// <summary>Which versions of a model to serve, as Triton names the policies.</summary>
+internal enum VersionPolicyKind
+{
+    All,
+    Latest,
+    Specific,
+}
+
+/// <summary>
+/// A model's configuration after reading and checking <c>config.json</c> (or its absence):
+/// everything the repository needs to load the model's versions.
+/// </summary>
+internal sealed class ModelDefinition
+{
+    public required string Name { get; init; }
+
+    public required IBackend Backend { get; init; }
+
+    /// <summary>The config file, or null when the model has none (auto-complete).</summary>
+    public string? ConfigPath { get; init; }
+
+    public ModelConfig Config { get; init; } = new();
+
+    public int MaxBatchSize => Config.MaxBatchSize;
+
+    public int InstanceCount { get; init; } = 1;
+
+    public string Device { get; init; } = "cpu";
+
+    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+
+    public string ModelFileName { get; init; } = "model.onnx";
+
+    public VersionPolicyKind VersionPolicy { get; init; } = VersionPolicyKind.All;
+
+    public int LatestCount { get; init; } = 1;
+
+    public IReadOnlyList<long> SpecificVersions { get; init; } = [];
+
+    /// <summary>Where errors about this model point: the config file or the model directory.</summary>
+    public string Source => ConfigPath ?? Name;
+
+    /// <summary>Picks the versions to serve from those present, highest first.</summary>
+    public List<long> SelectVersions(IReadOnlyList<long> present)
+    {
+        var sorted = new List<long>(present);
+        sorted.Sort((a, b) => b.CompareTo(a));
+        switch (VersionPolicy)
+        {
+            case VersionPolicyKind.Latest:
+                if (sorted.Count > LatestCount)
+                {
+                    sorted.RemoveRange(LatestCount, sorted.Count - LatestCount);
+                }
+
+                return sorted;
+            case VersionPolicyKind.Specific:
+                sorted.RemoveAll(v => !SpecificVersions.Contains(v));
+                return sorted;
+            default:
+                return sorted;
+        }
+    }
+
+    /// <summary>
+    /// Reads and checks a model directory's configuration. Returns null and sets
+    /// <paramref name="error"/> (naming the file and the field) when it is unusable.
+    /// </summary>
+    public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, out string error)
+    {
+        var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDirectory));
+        var configPath = Path.Combine(modelDirectory, "config.json");
+        var config = new ModelConfig();
+        string? source = null;
+        if (File.Exists(configPath))
+        {
+            source = configPath;
+            try
+            {
+                using var stream = File.OpenRead(configPath);
+                config = JsonSerializer.Deserialize(stream, ModelConfigJsonContext.Default.ModelConfig)
+                    ?? throw new JsonException("the file holds null");
+            }
+            catch (JsonException ex)
+            {
+                error = $"{configPath}: {ex.Message}";
+                return null;
+            }
+            catch (IOException ex)
+            {
+                error = $"{configPath}: {ex.Message}";
+                return null;
+            }
+        }
+
+        var where = source ?? modelDirectory;
+        if (config.Name is not null && config.Name != name)
+        {
+            error = $"{where}: name '{config.Name}' does not match the directory name '{name}'";
+            return null;
+        }
+
+        var backend = ResolveBackend(config, modelDirectory, backends, out error);
+        if (backend is null)
+        {
+            error = $"{where}: {error}";
+            return null;
+        }
+
+        if (config.MaxBatchSize < 0)
+        {
+            error = $"{where}: max_batch_size must not be negative (got {config.MaxBatchSize})";
+            return null;
+        }
+
+        if (!TryResolveInstances(config, out var instances, out var device, out error)
+            || !TryReadParameters(config, out var parameters, out error)
+            || !TryCheckTensors(config, out error)
+            || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error))
+        {
+            error = $"{where}: {error}";
+            return null;
+        }
+
+        error = string.Empty;
+        return new ModelDefinition
+        {
+            Name = name,
+            Backend = backend,
+            ConfigPath = source,
+            Config = config,
+            InstanceCount = instances,
+            Device = device,
+            Parameters = parameters,
+            ModelFileName = config.DefaultModelFilename ?? backend.DefaultModelFileName,
+            VersionPolicy = policy,
+            LatestCount = latest,
+            SpecificVersions = specific,
+        };
+    }
+
+    /// <summary>
+    /// Combines the model file's signature with the configuration: the configuration may name a
+    /// datatype or fix a variable dimension, but may not contradict the model.
+    /// </summary>
+    public bool TryMergeSignature(ModelSignature model, out ModelSignature effective, out string error)
+    {
+        effective = model;
+        var inputs = new TensorSpec[model.Inputs.Count];
+        var outputs = new TensorSpec[model.Outputs.Count];
+        if (!TryMerge("input", model.Inputs, Config.Input, inputs, out error)
+            || !TryMerge("output", model.Outputs, Config.Output, outputs, out error))
+        {
+            error = $"{Source}: {error}";
+            return false;
+        }
+
+        effective = new ModelSignature(inputs, outputs);
+        return true;
+    }
+
+    private bool TryMerge(string what, IReadOnlyList<TensorSpec> model, List<TensorConfig>? configured, TensorSpec[] merged, out string error)
+    {
+        for (var i = 0; i < model.Count; i++)
+        {
+            merged[i] = model[i];
+        }
+
+        if (configured is not null)
+        {
+            foreach (var tensor in configured)
+            {
+                var index = -1;
+                for (var i = 0; i < model.Count; i++)
+                {
+                    if (model[i].Name == tensor.Name)
+                    {
+                        index = i;
+                        break;
+                    }
+                }
+
+                if (index < 0)
+                {
+                    error = $"{what} '{tensor.Name}' is not in the model (its {what}s: {Names(model)})";
+                    return false;
+                }
+
+                var spec = model[index];
+                if (tensor.DataType is not null)
+                {
+                    // The name was checked in Read; an unparsable one cannot reach here.
+                    if (!DataTypes.TryParse(tensor.DataType, out var type) || type != spec.DataType)
+                    {
+                        error = $"{what} '{tensor.Name}': data_type {tensor.DataType} contradicts the model's {spec.DataType.Name()}";
+                        return false;
+                    }
+                }
+
+                if (tensor.Dims is not null)
+                {
+                    var full = default(TensorShape);
+                    if (MaxBatchSize > 0)
+                    {
+                        full.TryAdd(-1);
+                    }
+
+                    foreach (var d in tensor.Dims)
+                    {
+                        full.TryAdd(d);
+                    }
+
+                    if (full.Rank != spec.Shape.Rank)
+                    {
+                        error = $"{what} '{tensor.Name}': dims {DimsText(tensor.Dims)} give rank {full.Rank}" +
+                            (MaxBatchSize > 0 ? " with the batch dimension" : string.Empty) +
+                            $", but the model's shape {spec.Shape} has rank {spec.Shape.Rank}";
+                        return false;
+                    }
+
+                    for (var d = 0; d < full.Rank; d++)
+                    {
+                        if (spec.Shape[d] >= 0 && full[d] != spec.Shape[d])
+                        {
+                            error = $"{what} '{tensor.Name}': dims {DimsText(tensor.Dims)} contradict the model's shape {spec.Shape}";
+                            return false;
+                        }
+                    }
+
+                    merged[index] = new TensorSpec(spec.Name, spec.DataType, full);
+                }
+            }
+        }
+
+        if (MaxBatchSize > 0)
+        {
+            foreach (var spec in merged)
+            {
+                if (spec.Shape.Rank == 0 || spec.Shape[0] >= 0)
+                {
+                    error = $"max_batch_size {MaxBatchSize} needs a variable first (batch) dimension, but {what} '{spec.Name}' has shape {spec.Shape}";
+                    return false;
+                }
+            }
+        }
+
+        error = string.Empty;
+        return true;
+    }
+
+    private static IBackend? ResolveBackend(ModelConfig config, string modelDirectory, IReadOnlyList<IBackend> backends, out string error)
+    {
+        error = string.Empty;
+        if (config.Backend is not null)
+        {
+            foreach (var backend in backends)
+            {
+                if (string.Equals(backend.Name, config.Backend, StringComparison.OrdinalIgnoreCase))
+                {
+                    return backend;
+                }
+            }
+
+            error = $"backend '{config.Backend}' is not compiled into this gateway (available: {BackendNames(backends)})";
+            return null;
+        }
+
+        if (config.Platform is not null)
+        {
+            foreach (var backend in backends)
+            {
+                if (string.Equals(backend.Platform, config.Platform, StringComparison.OrdinalIgnoreCase))
+                {
+                    return backend;
+                }
+            }
+
+            error = $"platform '{config.Platform}' is not served by this gateway (available backends: {BackendNames(backends)})";
+            return null;
+        }
+
+        // Auto-complete: the first backend whose model file appears in any version directory.
+        foreach (var backend in backends)
+        {
+            var fileName = config.DefaultModelFilename ?? backend.DefaultModelFileName;
+            foreach (var versionDirectory in Directory.EnumerateDirectories(modelDirectory))
+            {
+                if (File.Exists(Path.Combine(versionDirectory, fileName)))
+                {
+                    return backend;
+                }
+            }
+        }
+
+        error = $"no backend is named and no version directory holds a model file (looked for {ModelFileNames(backends)})";
+        return null;
+    }
+
+    private static bool TryResolveInstances(ModelConfig config, out int instances, out string device, out string error)
+    {
+        instances = 1;
+        device = config.Device ?? "cpu";
+        error = string.Empty;
+        if (config.InstanceCount is { } count)
+        {
+            if (count is < 1 or > 64)
+            {
+                error = $"instance_count must be from 1 to 64 (got {count})";
+                return false;
+            }
+
+            instances = count;
+        }
+
+        if (config.InstanceGroup is { Count: > 0 } groups)
+        {
+            if (config.InstanceCount is not null)
+            {
+                error = "give either instance_count or instance_group, not both";
+                return false;
+            }
+
+            if (groups.Count > 1)
+            {
+                error = "only one instance_group is supported";
+                return false;
+            }
+
+            var group = groups[0];
+            if (group.Count is < 1 or > 64)
+            {
+                error = $"instance_group count must be from 1 to 64 (got {group.Count})";
+                return false;
+            }
+
+            instances = group.Count;
+            switch (group.Kind)
+            {
+                case null or "KIND_AUTO" or "KIND_CPU" when config.Device is null:
+                    break;
+                case "KIND_GPU" when config.Device is null:
+                    var gpu = group.Gpus is { Length: > 0 } gpus ? gpus[0] : 0;
+                    device = "cuda:" + gpu.ToString(CultureInfo.InvariantCulture);
+                    break;
+                case "KIND_CPU" or "KIND_GPU" or "KIND_AUTO" or null:
+                    break;
+                default:
+                    error = $"instance_group kind must be KIND_CPU, KIND_GPU or KIND_AUTO (got '{group.Kind}')";
+                    return false;
+            }
+        }
+
+        if (device != "cpu" && device != "cuda" && !IsCudaOrdinal(device))
+        {
+            error = $"device must be cpu, cuda or cuda:N (got '{device}')";
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool IsCudaOrdinal(string device) =>
+        device.StartsWith("cuda:", StringComparison.Ordinal)
+        && int.TryParse(device.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _);
+
+    private static bool TryReadParameters(ModelConfig config, out Dictionary<string, string> parameters, out string error)
+    {
+        parameters = new Dictionary<string, string>(StringComparer.Ordinal);
+        error = string.Empty;
+        if (config.Parameters is null)
+        {
+            return true;
+        }
+
+        foreach (var (key, value) in config.Parameters)
+        {
+            var element = value;
+            if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("string_value", out var inner))
+            {
+                element = inner;
+            }
+
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.String:
+                    parameters[key] = element.GetString()!;
+                    break;
+                case JsonValueKind.Number:
+                    parameters[key] = element.GetRawText();
+                    break;
+                case JsonValueKind.True:
+                    parameters[key] = "true";
+                    break;
+                case JsonValueKind.False:
+                    parameters[key] = "false";
+                    break;
+                default:
+                    error = $"parameter '{key}' must be a string, number, boolean or {{\"string_value\": ...}}";
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool TryCheckTensors(ModelConfig config, out string error)
+    {
+        if (!TryCheckTensors("input", config.Input, out error))
+        {
+            return false;
+        }
+
+        return TryCheckTensors("output", config.Output, out error);
+    }
+
+    private static bool TryCheckTensors(string what, List<TensorConfig>? tensors, out string error)
+    {
+        error = string.Empty;
+        if (tensors is null)
+        {
+            return true;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var tensor in tensors)
+        {
+            if (string.IsNullOrEmpty(tensor.Name))
+            {
+                error = $"every {what} needs a name";
+                return false;
+            }
+
+            if (!seen.Add(tensor.Name))
+            {
+                error = $"{what} '{tensor.Name}' is listed twice";
+                return false;
+            }
+
+            if (tensor.DataType is not null && !DataTypes.TryParse(tensor.DataType, out _))
+            {
+                error = $"{what} '{tensor.Name}': unknown data_type '{tensor.DataType}' (use TYPE_FP32, FP32, ...)";
+                return false;
+            }
+
+            if (tensor.Dims is not null)
+            {
+                if (tensor.Dims.Length > TensorShape.MaxRank - 1)
+                {
+                    error = $"{what} '{tensor.Name}': dims has more than {TensorShape.MaxRank - 1} entries";
+                    return false;
+                }
+
+                foreach (var d in tensor.Dims)
+                {
+                    if (d < -1)
+                    {
+                        error = $"{what} '{tensor.Name}': dims may hold -1 (variable) or sizes of 0 and more (got {d})";
+                        return false;
+                    }
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private static bool TryReadVersionPolicy(ModelConfig config, out VersionPolicyKind policy, out int latest, out long[] specific, out string error)
+    {
+        policy = VersionPolicyKind.All;
+        latest = 1;
+        specific = [];
+        error = string.Empty;
+        var vp = config.VersionPolicy;
+        if (vp is null)
+        {
+            return true;
+        }
+
+        var given = (vp.Latest is null ? 0 : 1) + (vp.All is null ? 0 : 1) + (vp.Specific is null ? 0 : 1);
+        if (given != 1)
+        {
+            error = "version_policy must hold exactly one of latest, all, specific";
+            return false;
+        }
+
+        if (vp.Latest is not null)
+        {
+            if (vp.Latest.NumVersions < 1)
+            {
+                error = $"version_policy.latest.num_versions must be at least 1 (got {vp.Latest.NumVersions})";
+                return false;
+            }
+
+            policy = VersionPolicyKind.Latest;
+            latest = vp.Latest.NumVersions;
+        }
+        else if (vp.Specific is not null)
+        {
+            if (vp.Specific.Versions is not { Length: > 0 } versions)
+            {
+                error = "version_policy.specific.versions must list at least one version";
+                return false;
+            }
+
+            policy = VersionPolicyKind.Specific;
+            specific = versions;
+        }
+
+        return true;
+    }
+
+    private static string Names(IReadOnlyList<TensorSpec> specs)
+    {
+        var names = new string[specs.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = specs[i].Name;
+        }
+
+        return string.Join(", ", names);
+    }
+
+    private static string DimsText(long[] dims) => "[" + string.Join(",", dims) + "]";
+
+    private static string BackendNames(IReadOnlyList<IBackend> backends)
+    {
+        var names = new string[backends.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = backends[i].Name;
+        }
+
+        return string.Join(", ", names);
+    }
+
+    private static string ModelFileNames(IReadOnlyList<IBackend> backends)
+    {
+        var names = new string[backends.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = backends[i].DefaultModelFileName;
+        }
+
+        return string.Join(", ", names);
+    }
+}
