@@ -434,7 +434,7 @@ internal static class InferRequestParser
 
         if (dataParsed)
         {
-            return null;
+            return binarySize >= 0 ? $"input '{signature.Inputs[index].Name}' has both 'data' and 'binary_data_size'; give one" : null;
         }
 
         error = Validate(request, index, type, shape, out var elements);
