@@ -87,10 +87,15 @@ test_all() {
     log "building the solution"
     dotnet build Gateway.sln -c Release -nologo -clp:NoSummary -warnaserror >&2
 
-    log "running the tests"
-    local rc=0
-    GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test Gateway.sln -c Release --no-build \
-        --logger "trx" --logger "console;verbosity=minimal" --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    local rc=0 project name
+    for project in tests/*/*.csproj; do
+        name=$(basename "$project" .csproj)
+        log "running $name"
+        # One TRX per project with a fixed name: solution-wide runs name files by the second and can collide.
+        GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test "$project" -c Release --no-build \
+            --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
+            --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    done
 
     read -r passed failed skipped < <(summarise)
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then

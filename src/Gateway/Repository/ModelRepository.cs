@@ -209,7 +209,10 @@ internal sealed partial class ModelRepository : IDisposable
 
         if (result.Error is { } loadError)
         {
-            error = $"{path}: {loadError.Message}";
+            // Backend settings come from the config, so name it too: either file may be at fault.
+            error = definition.ConfigPath is null
+                ? $"{path}: {loadError.Message}"
+                : $"{path} (configured by {definition.ConfigPath}): {loadError.Message}";
             return null;
         }
 
