@@ -113,8 +113,10 @@ public class RepositoryTests
             Assert.True(line is not null, $"no failure logged for {name}:\n{log}");
             Assert.Contains(Path.Combine(repository, name, "config.json"), line);
             Assert.Contains(message, line);
+            // A known model that failed is "not ready" (503) with its reason, not "unknown" (404).
             using var response = await server.Client.GetAsync($"/v2/models/{name}");
-            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains(message.Replace("\"", "\\\""), await response.Content.ReadAsStringAsync());
         }
 
         Assert.True(server.Logs.Lines.Any(l => l.Contains("Model fixedbatch") && l.Contains("needs a variable first (batch) dimension")), log);

@@ -2,6 +2,7 @@ using Gateway.Abstractions;
 using Gateway.Backends.Onnx;
 using Gateway.Protocol;
 using Gateway.Repository;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
@@ -49,6 +50,7 @@ public static class GatewayHost
 
         var services = builder.Services;
         services.AddSingleton(Options.Create(options));
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IBackend, OnnxBackend>();
         services.AddSingleton<ModelRepository>();
         services.AddHostedService<RepositoryLoader>();
@@ -56,6 +58,8 @@ public static class GatewayHost
 
         var app = builder.Build();
         app.MapV2();
+        app.MapRepository();
+        app.MapStatistics();
         app.MapFallback(static context => HttpErrors.WriteAsync(
             context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"));
         return app;

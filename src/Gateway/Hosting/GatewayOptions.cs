@@ -25,6 +25,12 @@ public sealed class GatewayOptions
     /// <summary>How many models load at once at start-up (0: one per processor).</summary>
     public int LoadParallelism { get; set; }
 
+    /// <summary>
+    /// Seconds between scans of the repository directory for new, changed or removed models;
+    /// 0 (the default) turns polling off (use the repository API instead).
+    /// </summary>
+    public int PollIntervalSeconds { get; set; }
+
     /// <summary>Checks the values; returns the first problem, naming its key, or null.</summary>
     public string? Validate()
     {
@@ -36,6 +42,11 @@ public sealed class GatewayOptions
         if (MaxRequestBodyBytes is < 1024 or > int.MaxValue)
         {
             return $"{SectionName}:MaxRequestBodyBytes must be between 1024 and {int.MaxValue} (got {MaxRequestBodyBytes})";
+        }
+
+        if (PollIntervalSeconds is < 0 or > 86400)
+        {
+            return $"{SectionName}:PollIntervalSeconds must be from 0 to 86400 (got {PollIntervalSeconds})";
         }
 
         if (LoadParallelism < 0)
