@@ -548,9 +548,9 @@ internal sealed class ModelDefinition
             }
         }
 
-        if (batching.MaxQueueDelayMicroseconds is < 0 or > 10_000_000)
+        if (batching.MaxQueueDelayMicroseconds is < 0 or > 60_000_000)
         {
-            error = $"dynamic_batching.max_queue_delay_microseconds must be from 0 to 10000000 (got {batching.MaxQueueDelayMicroseconds})";
+            error = $"dynamic_batching.max_queue_delay_microseconds must be from 0 to 60000000 (got {batching.MaxQueueDelayMicroseconds})";
             return false;
         }
 
