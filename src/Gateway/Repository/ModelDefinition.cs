@@ -76,7 +76,14 @@ internal sealed class ModelDefinition
     /// Reads and checks a model directory's configuration. Returns null and sets
     /// <paramref name="error"/> (naming the file and the field) when it is unusable.
     /// </summary>
-    public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, out string error)
+    public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, out string error) =>
+        Read(modelDirectory, backends, TimeSpan.Zero, out error);
+
+    /// <summary>
+    /// As <see cref="Read(string, IReadOnlyList{IBackend}, out string)"/>, with the host's
+    /// threshold for running short unbatched models on the request's thread.
+    /// </summary>
+    public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, TimeSpan inlineThreshold, out string error)
     {
         var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDirectory));
         var configPath = Path.Combine(modelDirectory, "config.json");
@@ -127,7 +134,7 @@ internal sealed class ModelDefinition
             || !TryReadParameters(config, out var parameters, out error)
             || !TryCheckTensors(config, out error)
             || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error)
-            || !TryReadScheduling(config, instances, out var scheduling, out error))
+            || !TryReadScheduling(config, instances, inlineThreshold, out var scheduling, out error))
         {
             error = $"{where}: {error}";
             return null;
@@ -521,13 +528,13 @@ internal sealed class ModelDefinition
         return true;
     }
 
-    private static bool TryReadScheduling(ModelConfig config, int instances, out SchedulingPolicy policy, out string error)
+    private static bool TryReadScheduling(ModelConfig config, int instances, TimeSpan inlineThreshold, out SchedulingPolicy policy, out string error)
     {
         error = string.Empty;
         var batching = config.DynamicBatching;
         if (batching is null)
         {
-            policy = new SchedulingPolicy { InstanceCount = instances, MaxBatchSize = config.MaxBatchSize };
+            policy = new SchedulingPolicy { InstanceCount = instances, MaxBatchSize = config.MaxBatchSize, InlineThreshold = inlineThreshold };
             return true;
         }
 

@@ -349,7 +349,7 @@ internal sealed partial class ModelRepository : IDisposable
     {
         var name = Path.GetFileName(directory);
         var fingerprint = Fingerprint(directory);
-        var definition = ModelDefinition.Read(directory, _backends, out error);
+        var definition = ModelDefinition.Read(directory, _backends, TimeSpan.FromMicroseconds(_options.InlineExecutionMicroseconds), out error);
         if (definition is null)
         {
             return Fail(name, error, replacing);

@@ -29,15 +29,20 @@ internal sealed class BatchExecutor
     {
         if (batch.Count == 1)
         {
-            var item = batch[0];
-            var request = item.Request;
-            var result = _runner.Run(request.BuildTensors(), request.Outputs.AsSpan(0, request.OutputCount));
-            item.Outputs = result.Outputs;
-            item.Error = result.Error;
-            return item.Rows;
+            ExecuteOne(batch[0]);
+            return batch[0].Rows;
         }
 
         return ExecuteMerged(batch);
+    }
+
+    /// <summary>Runs one request on its own tensors; safe to call from any thread (uses no scratch).</summary>
+    public void ExecuteOne(WorkItem item)
+    {
+        var request = item.Request;
+        var result = _runner.Run(request.BuildTensors(), request.Outputs.AsSpan(0, request.OutputCount));
+        item.Outputs = result.Outputs;
+        item.Error = result.Error;
     }
 
     private int ExecuteMerged(List<WorkItem> batch)

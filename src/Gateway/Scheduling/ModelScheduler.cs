@@ -24,9 +24,17 @@ internal sealed partial class ModelScheduler : IDisposable
     private readonly BatchQueue _queue;
     private readonly Thread[] _threads;
     private readonly ObjectPool<WorkItem> _items;
+    private readonly BatchExecutor _inlineExecutor;
+    private readonly long _inlineThresholdTicks;
     private ITimer? _windowTimer;
     private long _windowDue = long.MaxValue;
     private bool _closed;
+
+    // Executions in progress (dedicated or inline), at most the instance count; under _lock.
+    private int _running;
+
+    // Moving average of one execution's duration in timestamp ticks (1/8 weight per run).
+    private long _averageComputeTicks;
 
     public ModelScheduler(string modelName, IModelRunner runner, SchedulingPolicy policy, TimeProvider time, ILogger logger)
     {
@@ -38,6 +46,8 @@ internal sealed partial class ModelScheduler : IDisposable
         _queue = new BatchQueue(policy, time.TimestampFrequency);
         _items = new DefaultObjectPool<WorkItem>(new ItemPolicy(this), Math.Max(64, policy.MaxQueueSize / 4));
         Stats = new SchedulerStats(policy.MaxBatchSize);
+        _inlineExecutor = new BatchExecutor(runner);
+        _inlineThresholdTicks = policy.Batching ? 0 : (long)(policy.InlineThreshold.TotalSeconds * time.TimestampFrequency);
         _threads = new Thread[policy.InstanceCount];
         for (var i = 0; i < _threads.Length; i++)
         {
@@ -85,12 +95,22 @@ internal sealed partial class ModelScheduler : IDisposable
         item.Initialise(request, Math.Clamp(level, 0, _policy.QueueLevels - 1), now, deadline);
 
         var full = false;
+        var inline = false;
         lock (_lock)
         {
             if (_queue.Count >= _policy.MaxQueueSize || _closed)
             {
                 full = true;
                 item.State = WorkItemState.Done;
+            }
+            else if (_queue.Count == 0 && _running < _threads.Length && _inlineThresholdTicks > 0
+                && Volatile.Read(ref _averageComputeTicks) <= _inlineThresholdTicks)
+            {
+                // PERF: a short model with a free instance runs here, on the request's thread;
+                // handing it to an execution thread and back costs two wake-ups.
+                _running++;
+                inline = true;
+                item.State = WorkItemState.Executing;
             }
             else
             {
@@ -104,6 +124,12 @@ internal sealed partial class ModelScheduler : IDisposable
         {
             Stats.Rejected(OutcomeStatus.QueueFull);
             item.Complete(OutcomeStatus.QueueFull);
+            return item;
+        }
+
+        if (inline)
+        {
+            ExecuteInline(item);
             return item;
         }
 
@@ -205,6 +231,7 @@ internal sealed partial class ModelScheduler : IDisposable
             {
                 Execute(executor, batch);
                 batch.Clear();
+                FinishExecution();
             }
 
             if (!more)
@@ -225,9 +252,14 @@ internal sealed partial class ModelScheduler : IDisposable
             while (true)
             {
                 var now = _time.GetTimestamp();
-                var decision = _queue.Decide(now, batch, expired, out var waitUntil);
+                // All instances busy (inline runs count too): wait for FinishExecution's pulse.
+                var waitUntil = 0L;
+                var decision = _running < _threads.Length
+                    ? _queue.Decide(now, batch, expired, out waitUntil)
+                    : BatchDecision.Empty;
                 if (decision == BatchDecision.Dispatch)
                 {
+                    _running++;
                     foreach (var item in batch)
                     {
                         item.State = WorkItemState.Executing;
@@ -279,6 +311,53 @@ internal sealed partial class ModelScheduler : IDisposable
         }
     }
 
+    private void ExecuteInline(WorkItem item)
+    {
+        var start = _time.GetTimestamp();
+        item.StartedAt = start;
+        var succeeded = false;
+        try
+        {
+            _inlineExecutor.ExecuteOne(item);
+            succeeded = item.Error is null;
+        }
+        catch (Exception ex)
+        {
+            Log.ExecutionThrew(_logger, ex, _modelName);
+            item.Outputs?.Dispose();
+            item.Outputs = null;
+            item.Error = new BackendError(BackendErrorKind.ExecutionFailed, "the backend failed unexpectedly; see the server log");
+        }
+
+        var end = _time.GetTimestamp();
+        Record(end - start);
+        Stats.Executed(1, item.Rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        item.FinishedAt = end;
+        item.BatchSize = item.Rows;
+        item.State = WorkItemState.Done;
+        FinishExecution();
+        item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
+    }
+
+    /// <summary>Frees the execution slot and wakes a thread if work waits for one.</summary>
+    private void FinishExecution()
+    {
+        lock (_lock)
+        {
+            _running--;
+            if (_queue.Count > 0)
+            {
+                Monitor.Pulse(_lock);
+            }
+        }
+    }
+
+    private void Record(long computeTicks)
+    {
+        var average = Volatile.Read(ref _averageComputeTicks);
+        Volatile.Write(ref _averageComputeTicks, average + ((computeTicks - average) / 8));
+    }
+
     private void Execute(BatchExecutor executor, List<WorkItem> batch)
     {
         var start = _time.GetTimestamp();
@@ -307,6 +386,7 @@ internal sealed partial class ModelScheduler : IDisposable
         }
 
         var end = _time.GetTimestamp();
+        Record(end - start);
         Stats.Executed(batch.Count, rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
         foreach (var item in batch)
         {

@@ -37,6 +37,14 @@ internal sealed class SchedulingPolicy
     /// <summary>Parallel executions, each on its own dedicated thread.</summary>
     public int InstanceCount { get; init; } = 1;
 
+    /// <summary>
+    /// A model that does not batch and whose executions average at most this long runs on the
+    /// request's own thread when an instance is free and nothing is queued, instead of being handed
+    /// to an execution thread and back (two thread wake-ups, which cost more than such a model's
+    /// run). Longer models always run on the dedicated threads. Zero turns the fast path off.
+    /// </summary>
+    public TimeSpan InlineThreshold { get; init; }
+
     /// <summary>The batch size a dispatch aims for: the largest preferred size, else the maximum.</summary>
     public int TargetBatchSize => PreferredBatchSizes.Length > 0 ? PreferredBatchSizes[^1] : Math.Max(1, MaxBatchSize);
 
