@@ -42,6 +42,7 @@ public static class GatewayHost
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
