@@ -43,6 +43,9 @@ internal sealed class ModelDefinition
 
     public IReadOnlyList<long> SpecificVersions { get; init; } = [];
 
+    /// <summary>Who may run inference on the model, when its config restricts it.</summary>
+    public Auth.ModelAccessRule? Access { get; init; }
+
     /// <summary>Where errors about this model point: the config file or the model directory.</summary>
     public string Source => ConfigPath ?? Name;
 
@@ -122,7 +125,8 @@ internal sealed class ModelDefinition
         if (!TryResolveInstances(config, out var instances, out var device, out error)
             || !TryReadParameters(config, out var parameters, out error)
             || !TryCheckTensors(config, out error)
-            || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error))
+            || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error)
+            || !Auth.ModelAccessRule.TryCreate(config.Access, out var access, out error))
         {
             error = $"{where}: {error}";
             return null;
@@ -142,6 +146,7 @@ internal sealed class ModelDefinition
             VersionPolicy = policy,
             LatestCount = latest,
             SpecificVersions = specific,
+            Access = access,
         };
     }
 
