@@ -56,7 +56,7 @@ internal abstract class SqlAuthStore : IAuthStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<UserRecord>($"SELECT {UserColumns} FROM users WHERE deleted_at IS NULL ORDER BY id");
-        return rows.AsList();
+        return AsList(rows);
     }
 
     public async Task<long> CountUsersAsync(CancellationToken cancellationToken)
@@ -168,7 +168,7 @@ internal abstract class SqlAuthStore : IAuthStore
             "UPDATE refresh_tokens SET revoked_at = @now WHERE family_id = @familyId AND revoked_at IS NULL", new { familyId, now });
         var rows = await connection.QueryAsync<RefreshTokenRecord>(
             $"SELECT {RefreshColumns} FROM refresh_tokens WHERE family_id = @familyId", new { familyId });
-        return rows.AsList();
+        return AsList(rows);
     }
 
     public async Task AddRevokedTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken)
@@ -183,7 +183,7 @@ internal abstract class SqlAuthStore : IAuthStore
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<RevokedTokenRecord>(
             "SELECT jti, expires_at AS expiresat FROM revoked_tokens WHERE expires_at > @now", new { now });
-        return rows.AsList();
+        return AsList(rows);
     }
 
     public async Task<List<UserGenerationRecord>> ListUserGenerationsAsync(CancellationToken cancellationToken)
@@ -191,7 +191,7 @@ internal abstract class SqlAuthStore : IAuthStore
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<UserGenerationRecord>(
             "SELECT id, token_generation AS tokengeneration FROM users WHERE token_generation > 0");
-        return rows.AsList();
+        return AsList(rows);
     }
 
     public async Task PurgeExpiredAsync(long now, CancellationToken cancellationToken)
@@ -223,7 +223,7 @@ internal abstract class SqlAuthStore : IAuthStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<ApiKeyRecord>($"SELECT {KeyColumns} FROM api_keys ORDER BY id");
-        return rows.AsList();
+        return AsList(rows);
     }
 
     public async Task<bool> RevokeApiKeyAsync(long id, long now, CancellationToken cancellationToken)
@@ -237,8 +237,11 @@ internal abstract class SqlAuthStore : IAuthStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<long>("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL");
-        return rows.AsList();
+        return AsList(rows);
     }
+
+    // Dapper's own AsList would pull Dapper's reflection-based SqlMapper into the AOT binary.
+    private static List<T> AsList<T>(IEnumerable<T> rows) => rows as List<T> ?? new List<T>(rows);
 
     /// <summary>The dialect's migration scripts, ordered by version (embedded resources <c>NNNN_name.sql</c>).</summary>
     protected static List<(int Version, string Name, string Sql)> LoadMigrations(string dialect)
