@@ -130,7 +130,7 @@ internal sealed class Authenticator
 
     private AuthResult Check(Caller caller, long now)
     {
-        if (now >= caller.ExpiresAt + _options.ClockSkewSeconds)
+        if (now - _options.ClockSkewSeconds >= caller.ExpiresAt)
         {
             return AuthResult.Unauthorized(JwtCodec.Describe(TokenStatus.Expired));
         }
@@ -209,7 +209,7 @@ internal sealed class Authenticator
         var now = _time.GetUtcNow().ToUnixTimeSeconds();
         foreach (var entry in _cache)
         {
-            if (now >= entry.Value.ExpiresAt + _options.ClockSkewSeconds && _cache.TryRemove(entry))
+            if (now - _options.ClockSkewSeconds >= entry.Value.ExpiresAt && _cache.TryRemove(entry))
             {
                 Interlocked.Decrement(ref _cached);
             }

@@ -133,7 +133,8 @@ public sealed class PermissionWalkTests : IAsyncLifetime
     public void DocsTable_IsTheMatrix()
     {
         var docs = File.ReadAllText(Path.Combine(ReferenceModels.RepositoryRoot, "docs", "AUTH.md")).ReplaceLineEndings("\n");
-        Assert.Contains(PermissionMatrix.ToMarkdown(), docs);
+        var table = PermissionMatrix.ToMarkdown();
+        Assert.True(docs.Contains(table, StringComparison.Ordinal), "docs/AUTH.md must hold the permission matrix exactly as the code has it:\n" + table);
     }
 
     private async Task<string> FreshTokenAsync(Role role)
@@ -142,5 +143,5 @@ public sealed class PermissionWalkTests : IAsyncLifetime
         return tokens.GetProperty("access_token").GetString()!;
     }
 
-    private static HttpContent? Body(HttpMethod method) => method == HttpMethod.Get || method == HttpMethod.Delete ? null : AuthApi.Raw("{}");
+    private static StringContent? Body(HttpMethod method) => method == HttpMethod.Get || method == HttpMethod.Delete ? null : AuthApi.Raw("{}");
 }

@@ -161,8 +161,9 @@ public sealed class SecurityTests : IAsyncLifetime
             ("key name", () => _server.Client.PostAsync("/v1/keys", AuthApi.Json(new { name = evil, role = "viewer" }))),
             ("key role", () => _server.Client.PostAsync("/v1/keys", AuthApi.Json(new { name = "k", role = evil }))),
             ("key id in path", () => _server.Client.DeleteAsync("/v1/keys/" + Uri.EscapeDataString(evil))),
-            ("api key header", () => AuthApi.SendAsync(_server, HttpMethod.Get, "/v2", "gk_1_" + evil)),
-            ("api key id", () => AuthApi.SendAsync(_server, HttpMethod.Get, "/v2", "gk_" + evil + "_secret")),
+            // HTTP forbids NUL in a header value, so the header cases carry the rest of the string.
+            ("api key header", () => AuthApi.SendAsync(_server, HttpMethod.Get, "/v2", "gk_1_" + evil.Replace("\0", string.Empty))),
+            ("api key id", () => AuthApi.SendAsync(_server, HttpMethod.Get, "/v2", "gk_" + evil.Replace("\0", string.Empty) + "_secret")),
             ("model name", () => _server.Client.GetAsync("/v2/models/" + Uri.EscapeDataString(evil))),
         };
 
@@ -171,7 +172,8 @@ public sealed class SecurityTests : IAsyncLifetime
             using var response = await call();
             var status = (int)response.StatusCode;
             Assert.True(status < 500, $"{what}: {status} {await response.Content.ReadAsStringAsync()}");
-            if (what is not "create password" and not "key name" and not "logout refresh token")
+            // These may succeed: the value is stored or compared literally, which is the point.
+            if (what is not "create password" and not "create username" and not "key name" and not "logout refresh token")
             {
                 Assert.True(status is 400 or 401 or 404 or 429, $"{what} with '{evil}' answered {status}");
             }
