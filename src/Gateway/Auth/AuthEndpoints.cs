@@ -258,9 +258,9 @@ internal static class AuthEndpoints
     {
         if (outcome.Value is null)
         {
-            if (outcome.Status == StatusCodes.Status429TooManyRequests)
+            if (outcome.RetryAfterSeconds > 0)
             {
-                context.Response.Headers.RetryAfter = "60";
+                context.Response.Headers.RetryAfter = outcome.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             }
 
             await HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");

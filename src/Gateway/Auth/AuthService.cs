@@ -8,7 +8,7 @@ using Gateway.Storage;
 namespace Gateway.Auth;
 
 /// <summary>The result of an auth operation: a value, or a status with an error message.</summary>
-internal readonly record struct Outcome<T>(T? Value, int Status, string? Error)
+internal readonly record struct Outcome<T>(T? Value, int Status, string? Error, int RetryAfterSeconds = 0)
     where T : class
 {
     public static Outcome<T> Ok(T value) => new(value, StatusCodes.Status200OK, null);
@@ -72,7 +72,7 @@ internal sealed partial class AuthService(
             if (!perAccount.Allowed)
             {
                 Log.LoginThrottled(logger, clientAddress);
-                return new(null, StatusCodes.Status429TooManyRequests, $"too many login attempts; retry in {perAccount.RetryAfterSeconds} s");
+                return new(null, StatusCodes.Status429TooManyRequests, $"too many login attempts; retry in {perAccount.RetryAfterSeconds} s", perAccount.RetryAfterSeconds);
             }
         }
 

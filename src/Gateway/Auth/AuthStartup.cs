@@ -124,7 +124,7 @@ internal sealed partial class AuthStartup(
 }
 
 /// <summary>Periodic chores: re-reads rotating secrets (signing keys) and forgets expired cached credentials.</summary>
-internal sealed class AuthMaintenance(
+internal sealed partial class AuthMaintenance(
     SigningKeyRing keys, SecretChain secrets, Authenticator authenticator, SecretsOptions options, TimeProvider time, ILogger<AuthMaintenance> logger)
     : BackgroundService
 {
@@ -143,10 +143,17 @@ internal sealed class AuthMaintenance(
             {
                 return;
             }
-            catch (InvalidOperationException)
+            catch (Exception ex)
             {
-                // The secret source logged why; the current keys stay.
+                // Never let a chore stop the host: the current keys stay and the next round tries again.
+                Log.Failed(logger, ex.Message);
             }
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(546, LogLevel.Warning, "Re-reading Auth:JwtSigningKeys failed ({Reason}); the current keys stay")]
+        public static partial void Failed(ILogger logger, string reason);
     }
 }

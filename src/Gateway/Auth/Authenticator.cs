@@ -191,7 +191,8 @@ internal sealed class Authenticator
         return Check(caller, _time.GetUtcNow().ToUnixTimeSeconds());
     }
 
-    private void Remember(string credential, Caller caller)
+    /// <summary>Caches a validated credential (internal for the benchmarks, which seed an API key).</summary>
+    internal void Remember(string credential, Caller caller)
     {
         if (Interlocked.Increment(ref _cached) > _options.TokenCacheSize)
         {
