@@ -39,6 +39,9 @@ internal sealed partial class RevocationService(
     {
         await ResyncAsync(cancellationToken);
         await TrySubscribeAsync();
+
+        // Subscribed after the load: nothing can have been missed, so serve at once.
+        _healthy = !redis.Enabled || _subscribed;
         await base.StartAsync(cancellationToken);
     }
 
