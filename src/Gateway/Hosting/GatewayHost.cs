@@ -1,5 +1,8 @@
 using Gateway.Abstractions;
 using Gateway.Backends.Onnx;
+#if WITH_TORCH
+using Gateway.Backends.Torch;
+#endif
 using Gateway.Protocol;
 using Gateway.Repository;
 using Microsoft.Extensions.Options;
@@ -50,6 +53,15 @@ public static class GatewayHost
         var services = builder.Services;
         services.AddSingleton(Options.Create(options));
         services.AddSingleton<IBackend, OnnxBackend>();
+#if WITH_TORCH
+        var torchOptions = builder.Configuration.GetSection(TorchBackendOptions.SectionName).Get<TorchBackendOptions>() ?? new TorchBackendOptions();
+        if (torchOptions.Validate() is { } torchProblem)
+        {
+            throw new OptionsValidationException(TorchBackendOptions.SectionName, typeof(TorchBackendOptions), [torchProblem]);
+        }
+
+        services.AddSingleton<IBackend>(new TorchBackend(torchOptions));
+#endif
         services.AddSingleton<ModelRepository>();
         services.AddHostedService<RepositoryLoader>();
         services.AddSingleton<InferHandler>();
