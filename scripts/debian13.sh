@@ -69,6 +69,12 @@ ensure_root() {
         echo "debootstrap failed; full log in .cache/debootstrap.log" >&2
         return 1
     }
+    # The tree must hold no link out of itself: the gateway, run from the checkout, watches its
+    # working directory recursively (appsettings.json), and dev/fd -> /proc/self/fd loops back.
+    # /dev is bind-mounted at run time, and /var/run, /var/lock point at /run the relative way.
+    as_root find "$ROOTFS.tmp/dev" -mindepth 1 -delete
+    as_root ln -sfn ../run "$ROOTFS.tmp/var/run"
+    as_root ln -sfn ../run/lock "$ROOTFS.tmp/var/lock"
     as_root mv "$ROOTFS.tmp" "$ROOTFS"
     as_root touch "$READY"
 }

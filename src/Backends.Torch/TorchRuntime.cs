@@ -43,12 +43,10 @@ internal static class TorchRuntime
         lock (s_lock)
         {
             var directory = ResolveDirectory(options.LibTorchPath);
-            if (s_loadedFrom is not null)
+            if (s_loadedFrom == directory)
             {
-                error = s_loadedFrom == directory
-                    ? string.Empty
-                    : $"libtorch is already loaded from {s_loadedFrom}; one process holds one libtorch (asked for {directory})";
-                return error.Length == 0;
+                error = string.Empty;
+                return true;
             }
 
             if (!Directory.Exists(directory))
@@ -57,19 +55,28 @@ internal static class TorchRuntime
                 return false;
             }
 
+            foreach (var (file, required) in s_libraries)
+            {
+                if (required && !File.Exists(Path.Combine(directory, file)))
+                {
+                    error = $"libtorch was not found: {Path.Combine(directory, file)} does not exist (set Torch:LibTorchPath to a libtorch " +
+                        "directory such as a PyTorch install's torch/lib, or publish with the Torch backend's CPU libraries)";
+                    return false;
+                }
+            }
+
+            if (s_loadedFrom is not null)
+            {
+                error = $"libtorch is already loaded from {s_loadedFrom}; one process holds one libtorch (asked for {directory})";
+                return false;
+            }
+
             var cuda = false;
             foreach (var (file, required) in s_libraries)
             {
                 var path = Path.Combine(directory, file);
-                if (!File.Exists(path))
+                if (!required && !File.Exists(path))
                 {
-                    if (required)
-                    {
-                        error = $"libtorch was not found: {path} does not exist (set Torch:LibTorchPath to a libtorch " +
-                            "directory such as a PyTorch install's torch/lib, or publish with the Torch backend's CPU libraries)";
-                        return false;
-                    }
-
                     continue;
                 }
 
@@ -166,9 +173,12 @@ internal static class TorchRuntime
         }
         catch (Exception ex) when (ex is DllNotFoundException or BadImageFormatException)
         {
-            // The message carries dlerror's reason: a missing dependency, an old libstdc++, a wrong ELF.
+            // The message ends with dlerror's reason (a missing dependency, an old libstdc++, not
+            // an ELF file) on its own line after the runtime's preamble; the path is named already.
+            var reason = ex.Message.Trim();
+            var newline = reason.LastIndexOf('\n');
             handle = 0;
-            error = $"libtorch could not be loaded: {path}: {ex.Message}";
+            error = $"libtorch could not be loaded: {path}: {(newline >= 0 ? reason[(newline + 1)..].Trim() : reason)}";
             return false;
         }
     }
