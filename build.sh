@@ -89,8 +89,17 @@ test_all() {
 
     log "running the tests"
     local rc=0
-    GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test Gateway.sln -c Release --no-build \
+    GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test Gateway.sln -c Release --no-build --filter "Category!=Torch" \
         --logger "trx" --logger "console;verbosity=minimal" --results-directory "$RESULTS_DIR" >&2 || rc=$?
+
+    # libLibTorchSharp needs Debian 13's libstdc++: the Torch tests run in a cached Debian 13 root.
+    log "running the Torch tests inside the Debian 13 root"
+    local project
+    for project in tests/Backends.Torch.Tests tests/Gateway.FunctionalTests; do
+        GATEWAY_BINARY="$PUBLISH_DIR/gateway" scripts/debian13.sh dotnet test "$project" -c Release --no-build --filter "Category=Torch" \
+            --logger "trx;LogFileName=torch-$(basename "$project").trx" --logger "console;verbosity=minimal" \
+            --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    done
 
     read -r passed failed skipped < <(summarise)
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
@@ -102,7 +111,8 @@ test_all() {
     else
         echo "tests: $passed passed, $failed failed"
     fi
-    [ "$failed" -eq 0 ]
+    # A skipped test is a failed one here: CI must run everything (the Torch tests included).
+    [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
 }
 
 bench() {
