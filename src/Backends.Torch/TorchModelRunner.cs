@@ -53,6 +53,7 @@ internal sealed unsafe class TorchModelRunner : IModelRunner
             return RunResult.Failure(BackendErrorKind.InvalidInput, $"expected {_inputTypes.Length} inputs, got {inputs.Length}");
         }
 
+        TorchRuntime.ApplyThreadSettings();
         var pins = new MemoryHandle[inputs.Length];
         var handedOver = false;
         try

@@ -27,6 +27,10 @@ internal static class TorchRuntime
     private static readonly Lock s_lock = new();
     private static string? s_loadedFrom;
     private static nint s_torchSharp;
+    private static int s_intraOpThreads;
+
+    [ThreadStatic]
+    private static bool t_threadsSet;
 
     /// <summary>The libtorch directory in use, once loaded.</summary>
     public static string? LoadedFrom => Volatile.Read(ref s_loadedFrom);
@@ -107,10 +111,8 @@ internal static class TorchRuntime
             {
                 // Runs TorchSharp's static initialiser, which now finds everything loaded.
                 torch.TryInitializeDeviceType(DeviceType.CPU);
-                if (options.IntraOpThreads > 0)
-                {
-                    torch.set_num_threads(options.IntraOpThreads);
-                }
+                s_intraOpThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : torch.get_num_threads();
+                torch.set_num_threads(s_intraOpThreads);
             }
             catch (Exception ex) when (ex is ExternalException or TypeInitializationException or EntryPointNotFoundException or NotSupportedException)
             {
@@ -122,6 +124,21 @@ internal static class TorchRuntime
             Volatile.Write(ref s_loadedFrom, directory);
             error = string.Empty;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Applies the intra-op thread count to the calling thread, once per thread. With libtorch's
+    /// OpenMP build the count is a per-thread setting (<c>omp_set_num_threads</c>), and oneDNN's
+    /// kernels read it before libtorch's own lazy per-thread set-up runs; a request thread that
+    /// never set it forms a team of one thread per core, whose workers spin between operators.
+    /// </summary>
+    public static void ApplyThreadSettings()
+    {
+        if (!t_threadsSet)
+        {
+            torch.set_num_threads(s_intraOpThreads);
+            t_threadsSet = true;
         }
     }
 
