@@ -52,9 +52,9 @@ results=$(mktemp)
 for leg in 1 2 3 4; do
     for n in 1 2; do
         dotnet "$TOOL" http --url "http://127.0.0.1:$port" --model mobilenet_v2 --batch 1 --concurrency "$n" --seconds "$SECONDS_PER_LEG" |
-            tee /dev/stderr | sed -n "s/^windows: /gateway-x$n /p" >>"$results"
+            tee -a /dev/stderr | sed -n "s/^windows: /gateway-x$n /p" >>"$results"
         dotnet "$TOOL" raw --backend torch --model "$MODEL" --batch 1 --parallel "$n" --seconds "$SECONDS_PER_LEG" --threads "$THREADS" |
-            tee /dev/stderr | sed -n "s/^windows: /raw-x$n /p" >>"$results"
+            tee -a /dev/stderr | sed -n "s/^windows: /raw-x$n /p" >>"$results"
     done
 done
 # All one-second windows of each side pooled over the four alternating legs.

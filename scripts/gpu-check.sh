@@ -95,8 +95,8 @@ pass() {
     local concurrency http raw
     for concurrency in 1 8; do
         # Without a batching scheduler every request is one image: raw runs batch 1 with as many callers.
-        http=$("$tool" http --url "http://127.0.0.1:$port" --model mobilenet_v2 --batch 1 --concurrency "$concurrency" --seconds "$LEG_SECONDS" | tee /dev/stderr | median_of)
-        raw=$("$tool" "${raw_args[@]}" --model "$model" --batch 1 --parallel "$concurrency" | tee /dev/stderr | median_of)
+        http=$("$tool" http --url "http://127.0.0.1:$port" --model mobilenet_v2 --batch 1 --concurrency "$concurrency" --seconds "$LEG_SECONDS" | tee -a /dev/stderr | median_of)
+        raw=$("$tool" "${raw_args[@]}" --model "$model" --batch 1 --parallel "$concurrency" | tee -a /dev/stderr | median_of)
         awk -v b="$backend" -v c="$concurrency" -v h="$http" -v r="$raw" \
             'BEGIN { printf "RESULT %s mobilenet_v2 batch 1, %s caller(s): gateway %.1f img/s, raw %.1f img/s, ratio %.2f\n", b, c, h, r, (r > 0 ? h / r : 0) }'
     done
