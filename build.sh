@@ -87,17 +87,22 @@ test_all() {
     log "building the solution"
     dotnet build Gateway.sln -c Release -nologo -clp:NoSummary -warnaserror >&2
 
-    log "running the tests"
-    local rc=0
-    GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test Gateway.sln -c Release --no-build --filter "Category!=Torch" \
-        --logger "trx" --logger "console;verbosity=minimal" --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    local rc=0 project name
+    for project in tests/*/*.csproj; do
+        name=$(basename "$project" .csproj)
+        log "running $name"
+        # One TRX per project with a fixed name: solution-wide runs name files by the second and can collide.
+        GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test "$project" -c Release --no-build --filter "Category!=Torch" \
+            --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
+            --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    done
 
     # libLibTorchSharp needs Debian 13's libstdc++: the Torch tests run in a cached Debian 13 root.
-    log "running the Torch tests inside the Debian 13 root"
-    local project
     for project in tests/Backends.Torch.Tests tests/Gateway.FunctionalTests; do
+        name=$(basename "$project")
+        log "running $name (Category=Torch) inside the Debian 13 root"
         GATEWAY_BINARY="$PUBLISH_DIR/gateway" scripts/debian13.sh dotnet test "$project" -c Release --no-build --filter "Category=Torch" \
-            --logger "trx;LogFileName=torch-$(basename "$project").trx" --logger "console;verbosity=minimal" \
+            --logger "trx;LogFileName=torch-$name.trx" --logger "console;verbosity=minimal" \
             --results-directory "$RESULTS_DIR" >&2 || rc=$?
     done
 

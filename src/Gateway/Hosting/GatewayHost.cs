@@ -5,6 +5,7 @@ using Gateway.Backends.Torch;
 #endif
 using Gateway.Protocol;
 using Gateway.Repository;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
@@ -44,6 +45,7 @@ public static class GatewayHost
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -52,6 +54,7 @@ public static class GatewayHost
 
         var services = builder.Services;
         services.AddSingleton(Options.Create(options));
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IBackend, OnnxBackend>();
 #if WITH_TORCH
         var torchOptions = builder.Configuration.GetSection(TorchBackendOptions.SectionName).Get<TorchBackendOptions>() ?? new TorchBackendOptions();
@@ -68,6 +71,8 @@ public static class GatewayHost
 
         var app = builder.Build();
         app.MapV2();
+        app.MapRepository();
+        app.MapStatistics();
         app.MapFallback(static context => HttpErrors.WriteAsync(
             context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"));
         return app;

@@ -11,7 +11,7 @@ namespace Gateway.Protocol;
 internal static class V2Endpoints
 {
     /// <summary>Extensions listed by <c>GET /v2</c>: only what is implemented.</summary>
-    public static readonly string[] Extensions = ["binary_tensor_data", "model_configuration"];
+    public static readonly string[] Extensions = ["binary_tensor_data", "model_configuration", "model_repository", "schedule_policy", "statistics"];
 
     public static void MapV2(this IEndpointRouteBuilder app)
     {

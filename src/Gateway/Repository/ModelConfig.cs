@@ -106,9 +106,6 @@ internal sealed class DynamicBatchingConfig
 
     [JsonPropertyName("default_priority_level")]
     public int DefaultPriorityLevel { get; set; }
-
-    [JsonPropertyName("preserve_ordering")]
-    public bool PreserveOrdering { get; set; }
 }
 
 /// <summary>Exactly one of the three policies, as Triton names them.</summary>
