@@ -214,7 +214,7 @@ internal sealed unsafe class TorchModelRunner : IModelRunner
                 {
                     if (tuple[i] is not TorchTensor item)
                     {
-                        error = $"the model's output {i} is a {Describe(tuple[i])}; the torch backend serves tensors and tuples or lists of tensors";
+                        error = $"the model's output {i} is a {KindOf(tuple[i])}; the torch backend serves tensors and tuples or lists of tensors";
                         return false;
                     }
 
@@ -228,7 +228,7 @@ internal sealed unsafe class TorchModelRunner : IModelRunner
                 {
                     if (items[i] is not TorchTensor item)
                     {
-                        error = $"the model's output {i} is a {Describe(items[i])}; the torch backend serves tensors and tuples or lists of tensors";
+                        error = $"the model's output {i} is a {KindOf(items[i])}; the torch backend serves tensors and tuples or lists of tensors";
                         return false;
                     }
 
@@ -239,7 +239,7 @@ internal sealed unsafe class TorchModelRunner : IModelRunner
             default:
                 (result as IDisposable)?.Dispose();
                 tensors = [];
-                error = $"the model returned a {Describe(result)}; the torch backend serves tensors and tuples or lists of tensors";
+                error = $"the model returned a {KindOf(result)}; the torch backend serves tensors and tuples or lists of tensors";
                 return false;
         }
 
@@ -302,7 +302,7 @@ internal sealed unsafe class TorchModelRunner : IModelRunner
             ? BackendErrorKind.InvalidInput
             : BackendErrorKind.ExecutionFailed;
 
-    private static string Describe(object? value) => value switch
+    private static string KindOf(object? value) => value switch
     {
         null => "None",
         Scalar => "scalar",
