@@ -217,6 +217,7 @@ public class OnnxBackendTests
         });
         Assert.Equal(BackendErrorKind.Unavailable, result.Error!.Value.Kind);
         Assert.Contains($"CUDA execution provider for device {expected}", result.Error.Value.Message);
+        Assert.Contains("this build has the CPU ONNX Runtime", result.Error.Value.Message);
         Assert.Contains("-p:OnnxGpu=true", result.Error.Value.Message);
     }
 
