@@ -42,7 +42,8 @@ find "$out" -name '*.a' -delete
 [ -e "$out/lib64" ] || ln -s usr/lib64 "$out/lib64"
 [ -e "$out/lib" ] || ln -s usr/lib "$out/lib"
 
-mkdir -p "$out/etc/ssl/certs" "$out/tmp" "$out/app" "$out/models" "$out/data"
+# /dev and /proc are mount points the container runtime fills.
+mkdir -p "$out/etc/ssl/certs" "$out/tmp" "$out/app" "$out/models" "$out/data" "$out/dev" "$out/proc"
 cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/ca-certificates.crt"
 chmod 1777 "$out/tmp"
 cat > "$out/etc/passwd" <<'PASSWD'

@@ -1,4 +1,5 @@
 using Gateway.Abstractions;
+using Gateway.Auth;
 using Gateway.Backends.Onnx;
 #if WITH_TORCH
 using Gateway.Backends.Torch;
@@ -68,13 +69,16 @@ public static class GatewayHost
         services.AddSingleton<ModelRepository>();
         services.AddHostedService<RepositoryLoader>();
         services.AddSingleton<InferHandler>();
+        builder.AddGatewayAuth();
 
         var app = builder.Build();
+        app.UseGatewayAuth();
         app.MapV2();
         app.MapRepository();
         app.MapStatistics();
+        app.MapAuth();
         app.MapFallback(static context => HttpErrors.WriteAsync(
-            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"));
+            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
         return app;
     }
 }

@@ -47,6 +47,12 @@ internal sealed partial class InferHandler
             return;
         }
 
+        if (model.Definition.Access is { } access && !access.Allows(Auth.CallerExtensions.GetCaller(http)))
+        {
+            await HttpErrors.WriteAsync(http, StatusCodes.Status403Forbidden, $"model '{model.Name}' is restricted by its access list, which does not include this caller");
+            return;
+        }
+
         var context = _pool.Get();
         WorkItem? item = null;
         try

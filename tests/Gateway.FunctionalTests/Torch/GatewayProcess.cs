@@ -54,7 +54,16 @@ public sealed partial class GatewayProcess : IAsyncDisposable
             // Its own directory: the content root is watched for appsettings.json.
             WorkingDirectory = Path.GetDirectoryName(binary)!,
         };
-        foreach (var arg in (string[])["--urls", "http://127.0.0.1:0", "--model-repository", repository, .. args])
+        // Serving is what these tests measure: no accounts, no rate limit, a throw-away data directory.
+        var data = Directory.CreateTempSubdirectory("gateway-torch-data-").FullName;
+        string[] all =
+        [
+            "--urls", "http://127.0.0.1:0", "--model-repository", repository,
+            "--Auth:Mode", "none", "--RateLimit:Enabled", "false",
+            "--Storage:SqlitePath", Path.Combine(data, "gateway.db"), "--Secrets:Directory", Path.Combine(data, "secrets"),
+            .. args,
+        ];
+        foreach (var arg in all)
         {
             start.ArgumentList.Add(arg);
         }
