@@ -39,7 +39,7 @@ publish() {
     mkdir -p "$ROOT/artifacts"
     local logfile="$ROOT/artifacts/publish.log"
     set +e
-    dotnet publish src/Gateway/Gateway.csproj -c Release -r linux-x64 -o "$PUBLISH_DIR" \
+    dotnet publish src/Gateway/Gateway.csproj -c Release -r linux-x64 -o "${PUBLISH_OUT:-$PUBLISH_DIR}" \
         -p:TreatWarningsAsErrors=true -nologo -clp:NoSummary "$@" 2>&1 | tee "$logfile"
     local rc=${PIPESTATUS[0]}
     set -e
@@ -53,7 +53,7 @@ publish() {
         echo "publish produced warnings; they are errors here" >&2
         return 1
     fi
-    log "published $(du -h "$PUBLISH_DIR/gateway" | cut -f1) binary: $PUBLISH_DIR/gateway (0 warnings)"
+    log "published $(du -h "${PUBLISH_OUT:-$PUBLISH_DIR}/gateway" | cut -f1) binary: ${PUBLISH_OUT:-$PUBLISH_DIR}/gateway (0 warnings)"
 }
 
 run() {
@@ -153,6 +153,8 @@ test_all() {
     rm -rf "$RESULTS_DIR"
     mkdir -p "$RESULTS_DIR"
     publish >&2
+    # The small CPU image (deploy tests) is the gateway without the Torch backend and libtorch.
+    PUBLISH_OUT="$PUBLISH_DIR-cpu" publish -p:WithTorch=false >&2
     log "building the solution"
     dotnet build Gateway.sln -c Release -nologo -clp:NoSummary -warnaserror >&2
 

@@ -20,8 +20,8 @@ prepare() {
     local out="$ROOT/artifacts/gpu"
     rm -rf "$out"
     mkdir -p "$out/bundle" "$out/parts"
-    # libtorch comes from the GPU machine's PyTorch: only libLibTorchSharp.so ships (TorchNativeLibs=false).
-    local -a props=(-c Release -r linux-x64 -o "$out/bundle" -p:OnnxGpu=true -p:TorchNativeLibs=false -p:TreatWarningsAsErrors=true -nologo -clp:NoSummary)
+    # libtorch comes from the GPU machine's PyTorch: only libLibTorchSharp.so ships (BundleLibTorch=false).
+    local -a props=(-c Release -r linux-x64 -o "$out/bundle" -p:OnnxGpu=true -p:BundleLibTorch=false -p:TreatWarningsAsErrors=true -nologo -clp:NoSummary)
     dotnet publish "$ROOT/src/Gateway/Gateway.csproj" "${props[@]}"
     dotnet publish "$ROOT/bench/Gateway.Throughput/Gateway.Throughput.csproj" "${props[@]}"
     rm -f "$out"/bundle/*.dbg "$out"/bundle/*.pdb "$out"/bundle/libonnxruntime_providers_tensorrt.so
