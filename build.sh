@@ -35,7 +35,7 @@ apt_ensure() {
 publish() {
     # Native AOT links with clang and needs zlib's headers.
     apt_ensure clang zlib1g-dev
-    log "publishing the Native-AOT gateway to $PUBLISH_DIR"
+    log "publishing the Native-AOT gateway to ${PUBLISH_OUT:-$PUBLISH_DIR}"
     mkdir -p "$ROOT/artifacts"
     local logfile="$ROOT/artifacts/publish.log"
     set +e
