@@ -45,6 +45,17 @@ public sealed class ModelLoadRequest
 
     /// <summary>How many executions may run at once (the scheduler's instance count).</summary>
     public int InstanceCount { get; init; } = 1;
+
+    /// <summary>
+    /// The inputs and outputs the configuration declares in full (every tensor with name,
+    /// datatype and dims; shapes include the batch dimension when the model batches), in the
+    /// configuration's order; null when it declares none or leaves something out. Backends
+    /// whose model files carry no signature (TorchScript) build theirs from it.
+    /// </summary>
+    public ModelSignature? DeclaredSignature { get; init; }
+
+    /// <summary>The configuration file the model was read with, for messages; null when it has none.</summary>
+    public string? ConfigPath { get; init; }
 }
 
 /// <summary>A loaded runner or the reason it could not be loaded.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Gateway.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 
@@ -63,7 +64,7 @@ public sealed class OnnxBackend : IBackend
                 {
                     return LoadResult.Failure(
                         BackendErrorKind.Unavailable,
-                        $"the CUDA execution provider for device {settings.DeviceId} could not be loaded: {ex.Message} " +
+                        $"the CUDA execution provider for device {settings.DeviceId} could not be loaded: {ex.Message}{CudaProviderProblem()} " +
                         "(publish with -p:OnnxGpu=true and put the CUDA 13 and cuDNN 9 libraries on LD_LIBRARY_PATH)");
                 }
             }
@@ -91,6 +92,38 @@ public sealed class OnnxBackend : IBackend
         {
             session?.Dispose();
             options?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// ONNX Runtime says only that the provider library failed to load; loading it here gets the
+    /// loader's reason, which names the missing CUDA or cuDNN library.
+    /// </summary>
+    private static string CudaProviderProblem()
+    {
+        const string Provider = "libonnxruntime_providers_cuda.so";
+        var beside = AppContext.BaseDirectory;
+        var path = Path.Combine(beside, Provider);
+        if (!File.Exists(path))
+        {
+            path = Path.Combine(beside, "runtimes", "linux-x64", "native", Provider);
+        }
+
+        if (!File.Exists(path))
+        {
+            return $": {Provider} is not beside the gateway, so this build has the CPU ONNX Runtime";
+        }
+
+        try
+        {
+            NativeLibrary.Free(NativeLibrary.Load(path));
+            return string.Empty;
+        }
+        catch (DllNotFoundException load)
+        {
+            var reason = load.Message.Trim();
+            var newline = reason.LastIndexOf('\n');
+            return $": {path}: {(newline >= 0 ? reason[(newline + 1)..].Trim() : reason)}";
         }
     }
 

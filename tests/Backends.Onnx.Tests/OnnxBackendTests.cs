@@ -184,6 +184,43 @@ public class OnnxBackendTests
         Assert.Contains("CUDA", result.Error.Value.Message);
     }
 
+    [Theory]
+    [InlineData("cuda:1", null, null, 1)]
+    [InlineData("cuda", null, "3", 3)]
+    [InlineData("cpu", "cuda", "2", 2)]
+    [InlineData("cuda:4", "cuda", null, 4)]
+    public void Load_CudaByDeviceOrParameters_SelectsTheCudaProviderOnThatDevice(string device, string? provider, string? deviceId, int expected)
+    {
+        var parameters = new Dictionary<string, string>();
+        if (provider is not null)
+        {
+            parameters["execution_provider"] = provider;
+        }
+
+        if (deviceId is not null)
+        {
+            parameters["device_id"] = deviceId;
+        }
+
+        Assert.True(OnnxSessionSettings.TryParse(parameters, device, out var settings, out var error), error);
+        Assert.Equal("cuda", settings.ExecutionProvider);
+        Assert.Equal($"cuda:{expected}", settings.Device);
+
+        // This CPU build has no CUDA provider: the load fails for this model only, saying how to get one.
+        var result = new OnnxBackend().Load(new ModelLoadRequest
+        {
+            ModelName = "identity",
+            Version = 1,
+            ModelPath = ReferenceModels.ModelFile("identity"),
+            Device = device,
+            Parameters = parameters,
+        });
+        Assert.Equal(BackendErrorKind.Unavailable, result.Error!.Value.Kind);
+        Assert.Contains($"CUDA execution provider for device {expected}", result.Error.Value.Message);
+        Assert.Contains("this build has the CPU ONNX Runtime", result.Error.Value.Message);
+        Assert.Contains("-p:OnnxGpu=true", result.Error.Value.Message);
+    }
+
     [Fact]
     public void Load_CorruptFile_IsLoadFailedNamingThePath()
     {

@@ -160,15 +160,16 @@ public sealed partial class ImageTests
         public override string ToString() => string.Join('\n', lines);
     }
 
+    /// <summary>The CPU image's gateway: published without the Torch backend (-p:WithTorch=false).</summary>
     private static string GatewayBinary()
     {
-        var path = Environment.GetEnvironmentVariable("GATEWAY_BINARY");
+        var path = Environment.GetEnvironmentVariable("GATEWAY_CPU_BINARY");
         if (string.IsNullOrEmpty(path))
         {
-            path = Path.Combine(ReferenceModels.RepositoryRoot, "artifacts", "publish", "gateway", "gateway");
+            path = Path.Combine(ReferenceModels.RepositoryRoot, "artifacts", "publish", "gateway-cpu", "gateway");
         }
 
-        Assert.True(File.Exists(path), $"{path} does not exist: run ./build.sh publish");
+        Assert.True(File.Exists(path), $"{path} does not exist: run ./build.sh publish -p:WithTorch=false with PUBLISH_OUT=artifacts/publish/gateway-cpu (./build.sh test does)");
         return path;
     }
 

@@ -1,6 +1,9 @@
 using Gateway.Abstractions;
 using Gateway.Auth;
 using Gateway.Backends.Onnx;
+#if WITH_TORCH
+using Gateway.Backends.Torch;
+#endif
 using Gateway.Protocol;
 using Gateway.Repository;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -54,6 +57,15 @@ public static class GatewayHost
         services.AddSingleton(Options.Create(options));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IBackend, OnnxBackend>();
+#if WITH_TORCH
+        var torchOptions = builder.Configuration.GetSection(TorchBackendOptions.SectionName).Get<TorchBackendOptions>() ?? new TorchBackendOptions();
+        if (torchOptions.Validate() is { } torchProblem)
+        {
+            throw new OptionsValidationException(TorchBackendOptions.SectionName, typeof(TorchBackendOptions), [torchProblem]);
+        }
+
+        services.AddSingleton<IBackend>(new TorchBackend(torchOptions));
+#endif
         services.AddSingleton<ModelRepository>();
         services.AddHostedService<RepositoryLoader>();
         services.AddSingleton<InferHandler>();

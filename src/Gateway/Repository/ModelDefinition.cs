@@ -44,6 +44,12 @@ internal sealed class ModelDefinition
 
     public IReadOnlyList<long> SpecificVersions { get; init; } = [];
 
+    /// <summary>
+    /// The inputs and outputs as <c>config.json</c> declares them, when it declares every one in
+    /// full; null otherwise. Backends without a signature in the model file need it.
+    /// </summary>
+    public ModelSignature? DeclaredSignature { get; init; }
+
     /// <summary>Queueing, batching and instances for every version of this model.</summary>
     public SchedulingPolicy Scheduling { get; init; } = new();
     /// <summary>Who may run inference on the model, when its config restricts it.</summary>
@@ -157,9 +163,55 @@ internal sealed class ModelDefinition
             VersionPolicy = policy,
             LatestCount = latest,
             SpecificVersions = specific,
+            DeclaredSignature = BuildDeclaredSignature(config),
             Scheduling = scheduling,
             Access = access,
         };
+    }
+
+    /// <summary>
+    /// The configuration's tensors as a signature, when inputs and outputs are both listed and
+    /// every entry has a datatype and dims; the batch dimension is prepended when the model batches.
+    /// </summary>
+    private static ModelSignature? BuildDeclaredSignature(ModelConfig config)
+    {
+        if (config.Input is not { Count: > 0 } || config.Output is not { Count: > 0 })
+        {
+            return null;
+        }
+
+        var inputs = BuildDeclaredSpecs(config.Input, config.MaxBatchSize);
+        var outputs = BuildDeclaredSpecs(config.Output, config.MaxBatchSize);
+        return inputs is null || outputs is null ? null : new ModelSignature(inputs, outputs);
+    }
+
+    private static TensorSpec[]? BuildDeclaredSpecs(List<TensorConfig> tensors, int maxBatchSize)
+    {
+        var specs = new TensorSpec[tensors.Count];
+        for (var i = 0; i < specs.Length; i++)
+        {
+            var tensor = tensors[i];
+            // Names, datatypes and dims were checked in Read; only completeness is open here.
+            if (tensor.Dims is null || !DataTypes.TryParse(tensor.DataType, out var type))
+            {
+                return null;
+            }
+
+            var shape = default(TensorShape);
+            if (maxBatchSize > 0)
+            {
+                shape.TryAdd(-1);
+            }
+
+            foreach (var d in tensor.Dims)
+            {
+                shape.TryAdd(d);
+            }
+
+            specs[i] = new TensorSpec(tensor.Name!, type, shape);
+        }
+
+        return specs;
     }
 
     /// <summary>

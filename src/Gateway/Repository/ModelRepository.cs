@@ -442,6 +442,8 @@ internal sealed partial class ModelRepository : IDisposable
             Device = definition.Device,
             Parameters = definition.Parameters,
             InstanceCount = definition.InstanceCount,
+            DeclaredSignature = definition.DeclaredSignature,
+            ConfigPath = definition.ConfigPath is null ? null : Path.GetFullPath(definition.ConfigPath),
         });
 
         if (result.Error is { } loadError)
