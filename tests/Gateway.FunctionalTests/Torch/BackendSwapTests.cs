@@ -18,15 +18,19 @@ public class BackendSwapTests
         try
         {
             var sample = ReferenceModels.Load(model, 1);
-            var (platform, onnx) = await ServeOnceAsync(repository, model, sample);
+            await using var server = await GatewayServer.StartAsync(repository);
+            var (platform, onnx) = await AskAsync(server, model, sample);
             Assert.Equal("onnxruntime_onnx", platform);
 
+            // Flip the config and reload through the repository API: the same server, the other backend.
             TorchModels.WriteModel(repository, model, "torch");
-            var (flipped, torch) = await ServeOnceAsync(repository, model, sample);
+            await ReloadAsync(server, model);
+            var (flipped, torch) = await AskAsync(server, model, sample);
             Assert.Equal("pytorch_libtorch", flipped);
 
             TorchModels.WriteModel(repository, model, "onnx");
-            var (back, again) = await ServeOnceAsync(repository, model, sample);
+            await ReloadAsync(server, model);
+            var (back, again) = await AskAsync(server, model, sample);
             Assert.Equal("onnxruntime_onnx", back);
 
             Assert.Equal(onnx.Keys.Order(), torch.Keys.Order());
@@ -43,10 +47,15 @@ public class BackendSwapTests
         }
     }
 
-    /// <summary>Starts the gateway on the repository (a restart picks up the config), asks once, stops it.</summary>
-    private static async Task<(string Platform, Dictionary<string, (long[] Shape, double[] Values)> Outputs)> ServeOnceAsync(string repository, string model, Sample sample)
+    private static async Task ReloadAsync(GatewayServer server, string model)
     {
-        await using var server = await GatewayServer.StartAsync(repository);
+        using var response = await server.PostJsonAsync($"/v2/repository/models/{model}/load", string.Empty);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Reads the served platform and asks once.</summary>
+    private static async Task<(string Platform, Dictionary<string, (long[] Shape, double[] Values)> Outputs)> AskAsync(GatewayServer server, string model, Sample sample)
+    {
         using var metadata = JsonDocument.Parse(await server.Client.GetStringAsync($"/v2/models/{model}"));
         using var response = await server.PostBinaryAsync(
             $"/v2/models/{model}/infer", V2Requests.BinaryHeader(sample), sample.Inputs.Select(i => i.Data).ToArray());
