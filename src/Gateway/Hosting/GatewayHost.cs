@@ -2,6 +2,7 @@ using Gateway.Abstractions;
 using Gateway.Backends.Onnx;
 using Gateway.Protocol;
 using Gateway.Repository;
+using Gateway.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -42,6 +43,8 @@ public static class GatewayHost
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        builder.AddGatewayTelemetry();
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -57,6 +60,8 @@ public static class GatewayHost
         services.AddSingleton<InferHandler>();
 
         var app = builder.Build();
+        app.UseGatewayTelemetry();
+        app.MapGatewayTelemetry();
         app.MapV2();
         app.MapRepository();
         app.MapStatistics();

@@ -1,9 +1,11 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using Gateway.Hosting;
 using Gateway.Repository;
 using Gateway.Scheduling;
+using Gateway.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.Extensions.Options;
@@ -75,19 +77,33 @@ internal sealed partial class InferHandler
             }
 
             var scheduler = model.Scheduler;
+            var telemetry = model.Telemetry;
+            telemetry?.TagServerSpan();
             item = scheduler.Submit(request, http.RequestAborted);
             var outcome = await item.Completion;
+            if (telemetry is not null && GatewayTelemetry.Source.HasListeners())
+            {
+                telemetry.TraceQueue(item, outcome, _time.GetTimestamp(), _time);
+            }
+
+            if (outcome != OutcomeStatus.Succeeded)
+            {
+                telemetry?.Completed(item, outcome, started, _time.GetTimestamp(), _time);
+            }
+
             switch (outcome)
             {
                 case OutcomeStatus.Succeeded:
                     var writeError = InferResponseWriter.Write(context.Json, request, item.Outputs!, out var binaryLength);
+                    var now = _time.GetTimestamp();
+                    telemetry?.Completed(item, outcome, started, now, _time);
                     if (writeError is not null)
                     {
                         await HttpErrors.WriteAsync(http, StatusCodes.Status400BadRequest, writeError);
                         return;
                     }
 
-                    http.Response.Headers[ServerTimingHeader] = ServerTiming(item, started, _time);
+                    http.Response.Headers[ServerTimingHeader] = ServerTiming(item, started, now, _time);
                     WriteResponse(http, context, item.Outputs!, binaryLength);
                     break;
                 case OutcomeStatus.Failed:
@@ -121,6 +137,12 @@ internal sealed partial class InferHandler
         }
         catch (Exception ex)
         {
+            if (Activity.Current is { IsAllDataRequested: true } span)
+            {
+                span.AddException(ex);
+                span.SetStatus(ActivityStatusCode.Error, "unexpected error");
+            }
+
             Log.Unexpected(_logger, ex, model.Name);
             await HttpErrors.WriteAsync(http, StatusCodes.Status500InternalServerError, "internal error while serving the request; see the server log");
         }
@@ -140,12 +162,12 @@ internal sealed partial class InferHandler
     /// <c>Server-Timing</c>: queue wait, compute (the backend's run of the batch) and total time
     /// from the handler's start to the response, in milliseconds.
     /// </summary>
-    private static string ServerTiming(WorkItem item, long started, TimeProvider time)
+    private static string ServerTiming(WorkItem item, long started, long now, TimeProvider time)
     {
         var frequency = (double)time.TimestampFrequency / 1000;
         var queue = (item.StartedAt - item.EnqueuedAt) / frequency;
         var compute = (item.FinishedAt - item.StartedAt) / frequency;
-        var total = (time.GetTimestamp() - started) / frequency;
+        var total = (now - started) / frequency;
         return string.Create(CultureInfo.InvariantCulture, $"queue;dur={queue:0.###}, compute;dur={compute:0.###}, total;dur={total:0.###}");
     }
 
