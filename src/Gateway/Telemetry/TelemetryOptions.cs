@@ -96,7 +96,7 @@ public sealed class MetricsSettings
         if (Url.Length > 0)
         {
             if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.AbsolutePath != "/"
-                || Url.EndsWith(":0", StringComparison.Ordinal) || Url.EndsWith(":0/", StringComparison.Ordinal))
+                || uri.Port == 0 || !Url.TrimEnd('/').EndsWith(":" + uri.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal))
             {
                 return $"{Prefix}Url must be an http URL with an explicit port and no path, such as http://0.0.0.0:9464 (got '{Url}')";
             }
