@@ -149,6 +149,7 @@ internal sealed partial class ModelScheduler : IDisposable
 
         if (inline)
         {
+            item.RanInline = true;
             ExecuteInline(item);
             return item;
         }

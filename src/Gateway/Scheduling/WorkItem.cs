@@ -83,6 +83,9 @@ internal sealed class WorkItem : IValueTaskSource<OutcomeStatus>
     /// <summary>The submitting request's span, when tracing: the execution span links to it.</summary>
     public ActivityContext TraceContext { get; set; }
 
+    /// <summary>True when the request ran on its own thread without queueing (the inline fast path).</summary>
+    public bool RanInline { get; set; }
+
     public void Initialise(InferRequest request, int level, long enqueuedAt, long deadline)
     {
         Request = request;
@@ -136,6 +139,7 @@ internal sealed class WorkItem : IValueTaskSource<OutcomeStatus>
         Next = null;
         BatchSize = 0;
         TraceContext = default;
+        RanInline = false;
         State = WorkItemState.Idle;
         _completion.Reset();
     }

@@ -81,7 +81,7 @@ internal sealed class GatewayMetrics : IDisposable
         BatchSize = _meter.CreateHistogram<int>(
             "gateway.inference.batch.size", "{row}", "Rows per backend execution.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = Array.ConvertAll(options.Metrics.EffectiveBatchSizeBuckets, static b => (int)b) });
-        InferenceRequests = _meter.CreateCounter<long>("gateway.inference.requests", "{request}", "Inference requests by outcome.");
+        InferenceRequests = _meter.CreateCounter<long>("gateway.inference.requests", "{request}", "Inference requests that did not succeed, by outcome (successes: the count of gateway.inference.duration, phase total).");
         Rejections = _meter.CreateCounter<long>("gateway.rejections", "{request}", "Requests refused, by reason.");
         ModelLoadDuration = _meter.CreateHistogram<double>("gateway.model.load.duration", "s", "Time to load and warm up a model version.");
         _meter.CreateObservableGauge("gateway.inference.queue.depth", ObserveQueueDepth, "{request}", "Requests waiting in a model's queue.");

@@ -69,8 +69,9 @@ internal sealed class ModelTelemetry
     public void Completed(WorkItem item, OutcomeStatus outcome, long started, long now, TimeProvider time)
     {
         _outcomes?[(int)outcome].Inc();
+        // PERF: successes are the count of the total-phase histogram; the OTel counter holds the rest.
         var requests = _metrics.InferenceRequests;
-        if (requests.Enabled)
+        if (outcome != OutcomeStatus.Succeeded && requests.Enabled)
         {
             requests.Add(1, Tags[0], Tags[1], new KeyValuePair<string, object?>(GatewayTelemetry.OutcomeAttribute, GatewayMetrics.OutcomeLabels[(int)outcome]));
         }
@@ -174,11 +175,13 @@ internal sealed class ModelTelemetry
 
     /// <summary>
     /// Records the request's wait in the queue as a child of the current (server) span, after the
-    /// fact from the work item's timestamps. Call only when the source has listeners.
+    /// fact from the work item's timestamps; none for a request that never queued. Call only when
+    /// the source has listeners.
     /// </summary>
     public void TraceQueue(WorkItem item, OutcomeStatus outcome, long now, TimeProvider time)
     {
-        if (outcome == OutcomeStatus.QueueFull || Activity.Current is null)
+        // PERF: a request that never queued (refused at once, or run inline) has no wait to show.
+        if (outcome == OutcomeStatus.QueueFull || item.RanInline || Activity.Current is null)
         {
             return;
         }
