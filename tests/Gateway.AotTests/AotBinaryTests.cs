@@ -95,6 +95,25 @@ public class AotBinaryTests
         Assert.Equal(0, gateway.Process.ExitCode);
     }
 
+    [Fact]
+    public async Task ProbeMode_ExitsZeroWhenReady_OneWhenNot()
+    {
+        var repository = ReferenceModels.CreateRepository("identity");
+        await using var gateway = GatewayProcess.Start(repository);
+        await gateway.WaitReadyAsync();
+        Assert.Equal(0, await RunProbeAsync(new Uri(gateway.Address, "/v2/health/ready").ToString()));
+        Assert.Equal(1, await RunProbeAsync(new Uri(gateway.Address, "/v2/models/none/ready").ToString()));
+        Assert.Equal(1, await RunProbeAsync($"http://127.0.0.1:{GatewayProcess.FreePort()}/v2/health/ready"));
+        Assert.Equal(2, await RunProbeAsync("ftp://example"));
+    }
+
+    private static async Task<int> RunProbeAsync(string url)
+    {
+        using var probe = Process.Start(new ProcessStartInfo(GatewayProcess.BinaryPath, ["--probe", url]) { RedirectStandardError = true })!;
+        await probe.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return probe.ExitCode;
+    }
+
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 }

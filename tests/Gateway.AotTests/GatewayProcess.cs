@@ -40,6 +40,9 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public Process Process => _process;
 
+    /// <summary>The bootstrap admin's password in every process started here.</summary>
+    public const string AdminPassword = "aot-test-admin-passphrase";
+
     /// <summary>The binary under test; fails clearly when it has not been published.</summary>
     public static string BinaryPath
     {
@@ -85,6 +88,9 @@ public sealed class GatewayProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
+        // Each process gets its own user store and the bootstrap admin the tests log in as.
+        info.Environment["Auth__BootstrapAdminPassword"] = AdminPassword;
+        info.Environment["Storage__SqlitePath"] = Path.Combine(Directory.CreateTempSubdirectory("gateway-aot-data-").FullName, "gateway.db");
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + BinaryPath);
         return new GatewayProcess(process, new Uri($"http://127.0.0.1:{port}"));
     }
@@ -101,7 +107,9 @@ public sealed class GatewayProcess : IAsyncDisposable
                 using var response = await Client.GetAsync("/v2/health/ready");
                 if (response.IsSuccessStatusCode)
                 {
-                    return DateTime.Now - _process.StartTime;
+                    var elapsed = DateTime.Now - _process.StartTime;
+                    await LoginAsync();
+                    return elapsed;
                 }
             }
             catch (HttpRequestException)
@@ -127,6 +135,18 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
+
+    /// <summary>Logs in as the bootstrap admin; later requests carry the access token.</summary>
+    public async Task LoginAsync()
+    {
+        using var login = await Client.PostAsync(
+            "/v1/auth/login",
+            new StringContent($$"""{"username":"admin","password":"{{AdminPassword}}"}""", Encoding.UTF8, "application/json"));
+        var text = await login.Content.ReadAsStringAsync();
+        Assert.True(login.IsSuccessStatusCode, "login failed: " + text);
+        using var json = System.Text.Json.JsonDocument.Parse(text);
+        Client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", json.RootElement.GetProperty("access_token").GetString());
+    }
 
     public async ValueTask DisposeAsync()
     {

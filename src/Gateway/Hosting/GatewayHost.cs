@@ -1,4 +1,5 @@
 using Gateway.Abstractions;
+using Gateway.Auth;
 using Gateway.Backends.Onnx;
 using Gateway.Protocol;
 using Gateway.Repository;
@@ -45,6 +46,7 @@ public static class GatewayHost
 
         builder.AddGatewayTelemetry();
 
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -58,15 +60,18 @@ public static class GatewayHost
         services.AddSingleton<ModelRepository>();
         services.AddHostedService<RepositoryLoader>();
         services.AddSingleton<InferHandler>();
+        builder.AddGatewayAuth();
 
         var app = builder.Build();
         app.UseGatewayTelemetry();
+        app.UseGatewayAuth();
         app.MapGatewayTelemetry();
         app.MapV2();
         app.MapRepository();
         app.MapStatistics();
+        app.MapAuth();
         app.MapFallback(static context => HttpErrors.WriteAsync(
-            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"));
+            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
         return app;
     }
 }

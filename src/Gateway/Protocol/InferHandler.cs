@@ -49,6 +49,12 @@ internal sealed partial class InferHandler
             return;
         }
 
+        if (model.Definition.Access is { } access && !access.Allows(Auth.CallerExtensions.GetCaller(http)))
+        {
+            await HttpErrors.WriteAsync(http, StatusCodes.Status403Forbidden, $"model '{model.Name}' is restricted by its access list, which does not include this caller");
+            return;
+        }
+
         var context = _pool.Get();
         WorkItem? item = null;
         try
@@ -164,11 +170,36 @@ internal sealed partial class InferHandler
     /// </summary>
     private static string ServerTiming(WorkItem item, long started, long now, TimeProvider time)
     {
-        var frequency = (double)time.TimestampFrequency / 1000;
-        var queue = (item.StartedAt - item.EnqueuedAt) / frequency;
-        var compute = (item.FinishedAt - item.StartedAt) / frequency;
-        var total = (now - started) / frequency;
-        return string.Create(CultureInfo.InvariantCulture, $"queue;dur={queue:0.###}, compute;dur={compute:0.###}, total;dur={total:0.###}");
+        // PERF: formatted by hand; custom numeric format strings showed up in profiles.
+        var perMicro = time.TimestampFrequency / 1_000_000.0;
+        Span<char> text = stackalloc char[96];
+        var length = 0;
+        Append(text, ref length, "queue;dur=");
+        AppendMillis(text, ref length, (long)((item.StartedAt - item.EnqueuedAt) / perMicro));
+        Append(text, ref length, ", compute;dur=");
+        AppendMillis(text, ref length, (long)((item.FinishedAt - item.StartedAt) / perMicro));
+        Append(text, ref length, ", total;dur=");
+        AppendMillis(text, ref length, (long)((now - started) / perMicro));
+        return new string(text[..length]);
+    }
+
+    private static void Append(Span<char> text, ref int length, string value)
+    {
+        value.CopyTo(text[length..]);
+        length += value.Length;
+    }
+
+    /// <summary>Writes microseconds as milliseconds with three decimals ("0.042").</summary>
+    internal static void AppendMillis(Span<char> text, ref int length, long micros)
+    {
+        micros = Math.Max(0, micros);
+        ((ulong)(micros / 1000)).TryFormat(text[length..], out var written, default, CultureInfo.InvariantCulture);
+        length += written;
+        text[length++] = '.';
+        var fraction = (int)(micros % 1000);
+        text[length++] = (char)('0' + (fraction / 100));
+        text[length++] = (char)('0' + (fraction / 10 % 10));
+        text[length++] = (char)('0' + (fraction % 10));
     }
 
     private static string? CheckPriority(InferRequest request, ModelVersion model)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Gateway.Auth;
 using Gateway.Repository;
 
 namespace Gateway.Protocol;
@@ -84,21 +85,21 @@ internal static class RepositoryEndpoints
 
             context.Response.ContentType = "application/json";
             await JsonSerializer.SerializeAsync(context.Response.Body, rows, RepositoryJsonContext.Default.ListRepositoryIndexEntry, context.RequestAborted);
-        });
+        }).RequireRole(Role.Viewer);
 
         app.MapPost("/v2/repository/models/{model}/load", async context =>
         {
             var name = (string)context.Request.RouteValues["model"]!;
             var result = await repository.LoadModelAsync(name, context.RequestAborted);
             await WriteResultAsync(context, result);
-        });
+        }).RequireRole(Role.Supervisor);
 
         app.MapPost("/v2/repository/models/{model}/unload", async context =>
         {
             var name = (string)context.Request.RouteValues["model"]!;
             var result = await repository.UnloadModelAsync(name, context.RequestAborted);
             await WriteResultAsync(context, result);
-        });
+        }).RequireRole(Role.Supervisor);
     }
 
     private static Task WriteResultAsync(HttpContext context, RepositoryResult result)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Gateway.Auth;
 using Gateway.Repository;
 using Gateway.Scheduling;
 
@@ -110,7 +111,7 @@ internal static class StatisticsEndpoints
 
             stats.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             return WriteAsync(context, stats);
-        });
+        }).RequireRole(Role.Supervisor);
 
         app.MapGet("/v2/models/{model}/stats", context =>
         {
@@ -128,12 +129,12 @@ internal static class StatisticsEndpoints
             }
 
             return WriteAsync(context, stats);
-        });
+        }).RequireRole(Role.Supervisor);
 
         app.MapGet("/v2/models/{model}/versions/{version}/stats", context =>
             ModelRoute.TryResolve(context, repository, out var version, out var status, out var message)
                 ? WriteAsync(context, [Collect(version)])
-                : HttpErrors.WriteAsync(context, status, message));
+                : HttpErrors.WriteAsync(context, status, message)).RequireRole(Role.Supervisor);
     }
 
     private static ModelStatistics Collect(ModelVersion version)

@@ -46,6 +46,8 @@ internal sealed class ModelDefinition
 
     /// <summary>Queueing, batching and instances for every version of this model.</summary>
     public SchedulingPolicy Scheduling { get; init; } = new();
+    /// <summary>Who may run inference on the model, when its config restricts it.</summary>
+    public Auth.ModelAccessRule? Access { get; init; }
 
     /// <summary>Where errors about this model point: the config file or the model directory.</summary>
     public string Source => ConfigPath ?? Name;
@@ -134,7 +136,8 @@ internal sealed class ModelDefinition
             || !TryReadParameters(config, out var parameters, out error)
             || !TryCheckTensors(config, out error)
             || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error)
-            || !TryReadScheduling(config, instances, inlineThreshold, out var scheduling, out error))
+            || !TryReadScheduling(config, instances, inlineThreshold, out var scheduling, out error)
+            || !Auth.ModelAccessRule.TryCreate(config.Access, out var access, out error))
         {
             error = $"{where}: {error}";
             return null;
@@ -155,6 +158,7 @@ internal sealed class ModelDefinition
             LatestCount = latest,
             SpecificVersions = specific,
             Scheduling = scheduling,
+            Access = access,
         };
     }
 

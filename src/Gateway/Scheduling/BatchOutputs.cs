@@ -46,6 +46,11 @@ internal sealed class SharedOutputs
     public ReadOnlySpan<byte> Rows(int index, int rowOffset, int rows)
     {
         var data = _inner.GetData(index);
+        if (rows == 0 || _totalRows == 0)
+        {
+            return default;
+        }
+
         if (_inner.GetDataType(index) != DataType.Bytes)
         {
             var rowBytes = data.Length / _totalRows;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gateway.Buffers;
+using Gateway.Hosting;
 using Gateway.Repository;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -57,16 +58,43 @@ internal sealed class ModelsHealthCheck(ModelRepository repository, TelemetryOpt
 }
 
 /// <summary>
+/// What the rest of the gateway reports through <see cref="IReadinessCheck"/> (the identity store
+/// and the revocation feed of the auth work): ready when none gives a reason not to be.
+/// </summary>
+internal sealed class DependenciesHealthCheck(IEnumerable<IReadinessCheck> checks) : IHealthCheck
+{
+    private readonly IReadinessCheck[] _checks = [.. checks];
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object>(StringComparer.Ordinal);
+        string? failure = null;
+        foreach (var check in _checks)
+        {
+            var reason = check.NotReadyReason;
+            data[check.GetType().Name] = reason ?? "ok";
+            failure ??= reason;
+        }
+
+        return Task.FromResult(failure is null
+            ? HealthCheckResult.Healthy($"{_checks.Length} dependency check(s) passing", data)
+            : HealthCheckResult.Unhealthy(failure, data: data));
+    }
+}
+
+/// <summary>
 /// <c>/health/live</c> and <c>/health/ready</c> for Kubernetes probes (200 <c>Healthy</c>, or
-/// 503 <c>Unhealthy</c>), and <c>/health</c>, every check in detail as JSON.
+/// 503 <c>Unhealthy</c>), and <c>/health/details</c>, every check in detail as JSON. GET only.
 /// </summary>
 internal static class HealthEndpoints
 {
+    private static readonly HttpMethodMetadata s_get = new(["GET"]);
+
     public static (IEndpointConventionBuilder Live, IEndpointConventionBuilder Ready, IEndpointConventionBuilder Detail) MapGatewayHealth(this IEndpointRouteBuilder app)
     {
-        var live = app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = static check => check.Tags.Contains(HealthTags.Live) });
-        var ready = app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = static check => check.Tags.Contains(HealthTags.Ready) });
-        var detail = app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteDetailAsync });
+        var live = app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = static check => check.Tags.Contains(HealthTags.Live) }).WithMetadata(s_get);
+        var ready = app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = static check => check.Tags.Contains(HealthTags.Ready) }).WithMetadata(s_get);
+        var detail = app.MapHealthChecks("/health/details", new HealthCheckOptions { ResponseWriter = WriteDetailAsync }).WithMetadata(s_get);
         return (live, ready, detail);
     }
 

@@ -1,3 +1,4 @@
+using Gateway.Auth;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Logs;
@@ -12,7 +13,7 @@ namespace Gateway.Telemetry;
 /// <param name="Metrics"><c>/metrics</c>, or null when Prometheus metrics are off.</param>
 /// <param name="Live"><c>/health/live</c> (probe: open).</param>
 /// <param name="Ready"><c>/health/ready</c> (probe: open).</param>
-/// <param name="Detail"><c>/health</c>, every check in detail (privileged).</param>
+/// <param name="Detail"><c>/health/details</c>, every check in detail (privileged).</param>
 internal sealed record TelemetryEndpoints(
     IEndpointConventionBuilder? Metrics, IEndpointConventionBuilder Live, IEndpointConventionBuilder Ready, IEndpointConventionBuilder Detail);
 
@@ -54,7 +55,9 @@ internal static class TelemetrySetup
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton<GatewayMetrics>();
-        services.AddHealthChecks().AddCheck<ModelsHealthCheck>("models", tags: [HealthTags.Ready]);
+        services.AddHealthChecks()
+            .AddCheck<ModelsHealthCheck>("models", tags: [HealthTags.Ready])
+            .AddCheck<DependenciesHealthCheck>("dependencies", tags: [HealthTags.Ready]);
         return options;
     }
 
@@ -68,12 +71,37 @@ internal static class TelemetrySetup
         app.Use(next => new TelemetryMiddleware(next, metrics, options, loggers, time).InvokeAsync);
     }
 
-    /// <summary>Maps <c>/metrics</c> and the health endpoints.</summary>
+    /// <summary>
+    /// Maps <c>/metrics</c> (for <c>Telemetry:Metrics:RequiredRole</c>, by default the privileged
+    /// role) and the health endpoints: the probes open, as Kubernetes calls them without
+    /// credentials; the detailed view for the privileged role.
+    /// </summary>
     public static TelemetryEndpoints MapGatewayTelemetry(this WebApplication app)
     {
         var metrics = app.Services.GetRequiredService<GatewayMetrics>();
-        var endpoint = metrics.PrometheusEnabled ? app.MapMetrics("/metrics", metrics.Registry) : null;
+        var options = app.Services.GetRequiredService<TelemetryOptions>();
+        var endpoint = metrics.PrometheusEnabled ? app.MapMetrics("/metrics", metrics.Registry).WithMetadata(new HttpMethodMetadata(["GET"])) : null;
+        if (endpoint is not null)
+        {
+            var role = options.Metrics.RequiredRole;
+            if (role.Length == 0)
+            {
+                endpoint.RequirePrivileged();
+            }
+            else if (role == "open")
+            {
+                endpoint.AllowOpen();
+            }
+            else if (Roles.TryParse(role.AsSpan(), out var minimum))
+            {
+                endpoint.RequireRole(minimum);
+            }
+        }
+
         var (live, ready, detail) = app.MapGatewayHealth();
+        live.AllowOpen();
+        ready.AllowOpen();
+        detail.RequirePrivileged();
         return new TelemetryEndpoints(endpoint, live, ready, detail);
     }
 

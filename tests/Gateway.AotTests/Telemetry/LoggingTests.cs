@@ -62,9 +62,11 @@ public sealed class LoggingTests
         await using var gateway = GatewayProcess.Start(repository, "--Logging:LogLevel:Default", "Trace");
         await gateway.WaitReadyAsync();
         string[] secrets = ["Bearer-s3cr3t-7f1d", "apikey-s3cr3t-92ab", "cookie-s3cr3t-c0de", "hunter2-s3cr3t-pass", "tensor-s3cr3t-5151"];
+
+        // Bodies holding secrets, from an authorised caller: one the model ignores the secrets of,
+        // one the parser rejects, one for an unknown model; all with a cookie holding one more.
         var bodies = new[]
         {
-            // A good request whose body holds secrets the model ignores, a bad one the parser rejects, and one for an unknown model.
             ("/v2/models/identity/infer", $$"""{"id":"{{secrets[4]}}","parameters":{"password":"{{secrets[3]}}"},"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}]}""", HttpStatusCode.OK),
             ("/v2/models/identity/infer", $$"""{"password":"{{secrets[3]}}","inputs":[{"name":"{{secrets[4]}}","datatype":"FP32","shape":[1,16],"data":[1]}]}""", HttpStatusCode.BadRequest),
             ("/v2/models/nope/infer", $$"""{"password":"{{secrets[3]}}"}""", HttpStatusCode.NotFound),
@@ -72,16 +74,36 @@ public sealed class LoggingTests
         foreach (var (path, body, status) in bodies)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.TryAddWithoutValidation("Authorization", secrets[0]);
-            request.Headers.Add("X-API-Key", secrets[1]);
             request.Headers.Add("Cookie", $"session={secrets[2]}");
             using var response = await gateway.Client.SendAsync(request);
             Assert.Equal(status, response.StatusCode);
         }
 
+        // Credentials that are secrets themselves: a bearer token, an API key, and a login.
+        using (var anonymous = new HttpClient { BaseAddress = gateway.Address })
+        {
+            using var bearer = new HttpRequestMessage(HttpMethod.Post, "/v2/models/identity/infer") { Content = new StringContent(bodies[0].Item2) };
+            bearer.Headers.TryAddWithoutValidation("Authorization", "Bearer " + secrets[0]);
+            using (var response = await anonymous.SendAsync(bearer))
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            }
+
+            using var key = new HttpRequestMessage(HttpMethod.Post, "/v2/models/identity/infer") { Content = new StringContent(bodies[0].Item2) };
+            key.Headers.Add("X-API-Key", secrets[1]);
+            using (var response = await anonymous.SendAsync(key))
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            }
+
+            using var login = await anonymous.PostAsync("/v1/auth/login", new StringContent($$"""{"username":"admin","password":"{{secrets[3]}}"}""", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Unauthorized, login.StatusCode);
+        }
+
         await gateway.StopAsync();
         var output = gateway.Output;
         Assert.Contains("/v2/models/identity/infer", output); // Trace level did log these requests
+        Assert.DoesNotContain(GatewayProcess.AdminPassword, output);
         foreach (var secret in secrets)
         {
             Assert.DoesNotContain(secret, output);

@@ -74,7 +74,8 @@ public sealed class PrometheusTests
     {
         var repository = ReferenceModels.CreateRepository("identity");
         var metricsPort = GatewayProcess.FreePort();
-        await using var gateway = GatewayProcess.Start(repository, "--Telemetry:Metrics:Url", $"http://127.0.0.1:{metricsPort}");
+        // The management listener, open to the scraper (in production a network policy guards it).
+        await using var gateway = GatewayProcess.Start(repository, "--Telemetry:Metrics:Url", $"http://127.0.0.1:{metricsPort}", "--Telemetry:Metrics:RequiredRole", "open");
         await gateway.WaitReadyAsync();
 
         var directory = Directory.CreateTempSubdirectory("prometheus-");

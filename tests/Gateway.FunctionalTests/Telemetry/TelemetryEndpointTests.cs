@@ -63,10 +63,13 @@ public sealed class TelemetryEndpointTests
             Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
         }
 
-        using var detail = JsonDocument.Parse(await server.Client.GetStringAsync("/health"));
+        using var detail = JsonDocument.Parse(await server.Client.GetStringAsync("/health/details"));
         Assert.Equal("Healthy", detail.RootElement.GetProperty("status").GetString());
-        var models = Assert.Single(detail.RootElement.GetProperty("checks").EnumerateArray());
-        Assert.Equal("models", models.GetProperty("name").GetString());
+        var checks = detail.RootElement.GetProperty("checks").EnumerateArray().ToList();
+        Assert.Equal(["models", "dependencies"], checks.Select(c => c.GetProperty("name").GetString()));
+        var models = checks[0];
+        // The auth work's readiness checks (identity store, revocation feed) report here too.
+        Assert.Equal("ok", checks[1].GetProperty("data").GetProperty("AuthStartup").GetString());
         Assert.Equal(["ready"], models.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
         Assert.Equal("ok", models.GetProperty("data").GetProperty("identity/1").GetString());
         Assert.Equal("ok", models.GetProperty("data").GetProperty("add_sub/1").GetString());
@@ -90,10 +93,12 @@ public sealed class TelemetryEndpointTests
             Assert.Equal("Unhealthy", await ready.Content.ReadAsStringAsync());
         }
 
-        using var detail = await server.Client.GetAsync("/health");
+        using var detail = await server.Client.GetAsync("/health/details");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, detail.StatusCode);
         using var json = JsonDocument.Parse(await detail.Content.ReadAsStringAsync());
-        Assert.Contains("failed to load", json.RootElement.GetProperty("checks")[0].GetProperty("description").GetString());
+        var models = json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "models");
+        Assert.Equal("Unhealthy", models.GetProperty("status").GetString());
+        Assert.Contains("failed to load", models.GetProperty("description").GetString());
     }
 
     [Fact]
@@ -103,6 +108,7 @@ public sealed class TelemetryEndpointTests
         var port = FreePort();
         await using var server = await GatewayServer.StartAsync(repository, "--Telemetry:Metrics:Url", $"http://127.0.0.1:{port}");
         using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        management.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.AccessToken);
 
         using (var response = await server.Client.GetAsync("/metrics"))
         {
@@ -130,6 +136,40 @@ public sealed class TelemetryEndpointTests
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
+    }
+
+    [Fact]
+    public async Task Access_ProbesOpen_MetricsAndDetailsPrivileged_RefusalsCounted()
+    {
+        var repository = ReferenceModels.CreateRepository("identity");
+        await using var server = await GatewayServer.StartAsync(repository);
+        using var anonymous = server.NewClient();
+        foreach (var (path, status) in new[] { ("/health/live", HttpStatusCode.OK), ("/health/ready", HttpStatusCode.OK), ("/metrics", HttpStatusCode.Unauthorized), ("/health/details", HttpStatusCode.Unauthorized) })
+        {
+            using var response = await anonymous.GetAsync(path);
+            Assert.Equal(status, response.StatusCode);
+        }
+
+        using (var forged = server.NewClient("not-a-token"))
+        using (var response = await forged.PostAsync("/v2/models/identity/infer", new StringContent(Identity)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Matches("^[0-9a-f]{32}$", response.Headers.GetValues("X-Correlation-ID").Single());
+        }
+
+        var text = await MetricsAsync(server);
+        Assert.Contains("gateway_rejected_requests_total{reason=\"unauthorised\"} 3", text);
+        Assert.Contains("gateway_http_request_duration_seconds_count{method=\"POST\",route=\"/v2/models/{model}/infer\",code=\"401\"} 1", text);
+    }
+
+    [Fact]
+    public async Task MetricsRole_Open_ServesWithoutCredentials()
+    {
+        var repository = ReferenceModels.CreateRepository("identity");
+        await using var server = await GatewayServer.StartAsync(repository, "--Telemetry:Metrics:RequiredRole", "open");
+        using var anonymous = server.NewClient();
+        using var response = await anonymous.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Fact]

@@ -185,6 +185,31 @@ public sealed class ModelSchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task ZeroRowRequests_BatchWithOthers_AndGetEmptyOutputs()
+    {
+        var model = Load("identity", Batching(8, [3]));
+        var empty = TestModels.Request(model, """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[0,16],"data":[]}]}""");
+        var items = new[]
+        {
+            model.Scheduler.Submit(empty, default),
+            model.Scheduler.Submit(TestModels.Identity(model, 1, 5), default),
+            model.Scheduler.Submit(TestModels.Identity(model, 2, 9), default),
+        };
+        foreach (var item in items)
+        {
+            Assert.Equal(OutcomeStatus.Succeeded, await item.Completion.AsTask().WaitAsync(s_wait));
+        }
+
+        Assert.Equal(new TensorShape([0, 16]), items[0].Outputs!.GetShape(0));
+        Assert.Equal(0, items[0].Outputs!.GetData(0).Length);
+        Assert.Equal(Enumerable.Range(9, 32).Select(v => (float)v), Floats(items[2].Outputs!, 0));
+        foreach (var item in items)
+        {
+            await model.Scheduler.ReleaseAsync(item);
+        }
+    }
+
+    [Fact]
     public async Task FailingBatch_FailsOnlyItsRequests_AndTheThreadKeepsServing()
     {
         var inner = new OnnxBackend().Load(new ModelLoadRequest { ModelName = "identity", Version = 1, ModelPath = ReferenceModels.ModelFile("identity") }).Runner!;
