@@ -46,7 +46,9 @@ else
     python3 "$HERE/otlp_sink.py" 14318 > "$WORK/sink.log" 2>&1 & PIDS+=($!)
     echo "OTLP sink: python (apt-get install nginx-light for a cheaper one)"
 fi
-common=(--model-repository "$WORK/models" --Logging:LogLevel:Microsoft.AspNetCore Warning)
+# Authentication off in every configuration (its cost is measured in its own section; with it on,
+# the rate limit would cap the load): this measures telemetry alone.
+common=(--model-repository "$WORK/models" --Logging:LogLevel:Microsoft.AspNetCore Warning --Auth:Mode none --Storage:SqlitePath "$WORK/gateway.db")
 otlp=(env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)
 # The configurations to compare, the first being the baseline (CONFIGS="off on" by default):
 #   off      no OTLP endpoint, Prometheus metrics off, logging off
