@@ -126,6 +126,14 @@ internal sealed class ModelTelemetry
     /// </summary>
     public Activity? StartExecution(ReadOnlySpan<WorkItem> batch, int rows)
     {
+        // PERF: a lone request whose span is not sampled gets no execution span from any standard
+        // sampler (its context is the parent, and the parent's decision was already "drop"), so
+        // the links and the sampler call are skipped: the common case at a low sampling ratio.
+        if (batch.Length == 1 && batch[0].TraceContext.TraceId != default && !batch[0].TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
+        {
+            return null;
+        }
+
         var links = new ActivityLink[batch.Length];
         var count = 0;
         foreach (var item in batch)
@@ -181,7 +189,7 @@ internal sealed class ModelTelemetry
     public void TraceQueue(WorkItem item, OutcomeStatus outcome, long now, TimeProvider time)
     {
         // PERF: a request that never queued (refused at once, or run inline) has no wait to show.
-        if (outcome == OutcomeStatus.QueueFull || item.RanInline || Activity.Current is null)
+        if (outcome == OutcomeStatus.QueueFull || item.RanInline || Activity.Current is not { Recorded: true })
         {
             return;
         }
