@@ -162,6 +162,10 @@ internal static class TelemetrySetup
 
         if (traces)
         {
+            // PERF: W3C trace context only. ASP.NET Core already reads traceparent; with the SDK's
+            // default (trace context and baggage) its instrumentation parses the headers a second
+            // time on every request, for baggage the gateway never forwards (it calls no service).
+            OpenTelemetry.Sdk.SetDefaultTextMapPropagator(new OpenTelemetry.Context.Propagation.TraceContextPropagator());
             otel.WithTracing(static tracing => tracing
                 .AddSource(GatewayTelemetry.Name)
                 // Npgsql emits its own spans under this source; they appear once the storage work uses it.
