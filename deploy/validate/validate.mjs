@@ -34,6 +34,8 @@ function compose(file) {
   ajv.addFormat('ports', /^((\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/);
   ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/);
   ajv.addFormat('subnet_ip_address', true);
+  // Compose durations are Go's ("1m30s", "500ms"), not ISO 8601 as ajv-formats' "duration".
+  ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/);
   const validate = ajv.compile(schema);
   const document = yaml.load(readFileSync(file, 'utf8'));
   if (!validate(document)) {

@@ -19,6 +19,40 @@ public class ValidationTests
     }
 
     [Fact]
+    public async Task Compose_PassesTheComposeSpecification()
+    {
+        var (code, output) = await ValidateAsync("compose", "docker-compose.prod.yml");
+        Assert.True(code == 0, output);
+    }
+
+    [Fact]
+    public void Compose_EveryFileItMountsOrReads_IsInTheRepository()
+    {
+        var compose = File.ReadAllText(Path.Combine(ReferenceModels.RepositoryRoot, "docker-compose.prod.yml"));
+        var paths = System.Text.RegularExpressions.Regex.Matches(compose, @"\./(deploy/[\w./-]+|Dockerfile\.aot)")
+            .Select(m => m.Groups[1].Value.TrimEnd('.', ':'))
+            .Distinct()
+            .ToList();
+        Assert.Contains("deploy/compose/otel-collector.yaml", paths);
+        foreach (var path in paths)
+        {
+            var full = Path.Combine(ReferenceModels.RepositoryRoot, path.Split(':')[0]);
+            Assert.True(File.Exists(full) || Directory.Exists(full), $"docker-compose.prod.yml refers to {path}, which does not exist");
+        }
+    }
+
+    [Fact]
+    public async Task BrokenCompose_IsCaught()
+    {
+        var broken = Path.Combine(Directory.CreateTempSubdirectory().FullName, "compose.yml");
+        File.WriteAllText(broken, "services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: when_ready\n    healthcheck:\n      interval: ten seconds\n");
+        var (code, output) = await ValidateAsync("compose", broken);
+        Assert.Equal(1, code);
+        Assert.Contains("condition", output);
+        Assert.Contains("duration", output);
+    }
+
+    [Fact]
     public async Task Workflow_PassesActionlint()
     {
         var (code, output) = await ValidateAsync("workflow", ".github/workflows/ci.yml");

@@ -154,7 +154,7 @@ public class LifecycleTests
         var repository = Directory.CreateTempSubdirectory("gateway-life-").FullName;
         OnnxModelWriter.Write(repository, "held", 1, OnnxModelWriter.Identity("FP32", [-1, 4]));
         File.WriteAllText(Path.Combine(repository, "held", "config.json"), """
-            { "max_batch_size": 16, "dynamic_batching": { "preferred_batch_size": [16], "max_queue_delay_microseconds": 500000 } }
+            { "max_batch_size": 16, "dynamic_batching": { "preferred_batch_size": [16], "max_queue_delay_microseconds": 2000000 } }
             """);
         await using var server = await GatewayServer.StartAsync(repository);
 
@@ -174,11 +174,29 @@ public class LifecycleTests
         }
 
         var unload = server.PostJsonAsync("/v2/repository/models/held/unload", string.Empty);
+
+        // Once the unload has taken the model out of service (it then waits for the queue to drain),
+        // new requests are refused.
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var ready = await server.Client.GetAsync("/v2/models/held/ready");
+            if (ready.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the model stayed ready after the unload began");
+            await Task.Delay(5);
+        }
+
         using (var after = await server.PostJsonAsync("/v2/models/held/infer", Body()))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, after.StatusCode);
         }
 
+        // The unload waits for the queued requests, which the batch window still holds.
+        Assert.False(unload.IsCompleted, "the unload returned before the queued requests finished");
         foreach (var response in await Task.WhenAll(queued))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
