@@ -56,6 +56,17 @@ publish() {
     log "published $(du -h "${PUBLISH_OUT:-$PUBLISH_DIR}/gateway" | cut -f1) binary: ${PUBLISH_OUT:-$PUBLISH_DIR}/gateway (0 warnings)"
 }
 
+# promtool and a Prometheus server for the metrics tests, from Debian's package (the tests start
+# and stop their own server on loopback in a throwaway directory). Installing the package may
+# start its system service on a systemd machine; that one is not ours to leave running.
+prometheus_ensure() {
+    command -v promtool >/dev/null && command -v prometheus >/dev/null && return 0
+    apt_ensure prometheus
+    if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+        as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+}
+
 run() {
     log "building and starting the gateway (Ctrl+C stops it)"
     exec dotnet run -c Release --project src/Gateway/Gateway.csproj -- --model-repository "$ROOT/models" "$@"
@@ -155,6 +166,7 @@ test_all() {
     publish >&2
     # The small CPU image (deploy tests) is the gateway without the Torch backend and libtorch.
     PUBLISH_OUT="$PUBLISH_DIR-cpu" publish -p:WithTorch=false >&2
+    prometheus_ensure >&2
     log "building the solution"
     dotnet build Gateway.sln -c Release -nologo -clp:NoSummary -warnaserror >&2
 

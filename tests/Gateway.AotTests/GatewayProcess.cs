@@ -66,7 +66,10 @@ public sealed class GatewayProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static GatewayProcess Start(string repository, params string[] args)
+    public static GatewayProcess Start(string repository, params string[] args) => Start(repository, new Dictionary<string, string>(), args);
+
+    /// <summary>Starts the binary with extra environment variables (OTEL_*, SENTRY_DSN).</summary>
+    public static GatewayProcess Start(string repository, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var port = FreePort();
         var info = new ProcessStartInfo(BinaryPath)
@@ -75,6 +78,11 @@ public sealed class GatewayProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         foreach (var arg in new[] { "--urls", $"http://127.0.0.1:{port}", "--model-repository", repository }.Concat(args))
         {
             info.ArgumentList.Add(arg);
@@ -114,6 +122,19 @@ public sealed class GatewayProcess : IAsyncDisposable
 
         throw new TimeoutException("the gateway did not become ready:\n" + Output);
     }
+
+    /// <summary>Stops the process with SIGTERM (a graceful shutdown: exporters flush) and waits for it.</summary>
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Assert.Equal(0, Kill(_process.Id, 15));
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     /// <summary>Logs in as the bootstrap admin; later requests carry the access token.</summary>
     public async Task LoginAsync()

@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using Gateway.Auth;
 using Gateway.RateLimiting;
 using Gateway.Redis;
+using Gateway.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -24,6 +25,7 @@ public class AuthenticationBenchmarks
     private readonly DefaultHttpContext _key = new();
     private readonly DefaultHttpContext _limited = new();
     private AuthMiddleware _middleware = null!;
+    private GatewayMetrics _metrics = null!;
     private AuthMiddleware _limitedMiddleware = null!;
     private JwtCodec _codec = null!;
     private string _token = null!;
@@ -39,11 +41,12 @@ public class AuthenticationBenchmarks
         var authenticator = new Authenticator(_codec, new RevocationList(), feed: null, store: null, TimeProvider.System, options);
         var limiter = new RateLimiter(new RedisConnection(new RedisOptions(), NullLogger<RedisConnection>.Instance), TimeProvider.System, NullLogger<RateLimiter>.Instance);
         RequestDelegate endpoint = static _ => Task.CompletedTask;
-        _middleware = new AuthMiddleware(endpoint, authenticator, limiter, new RateLimitOptions { Enabled = false }, options, NullLogger<AuthMiddleware>.Instance);
+        _metrics = new GatewayMetrics(new TelemetryOptions(), NullLogger<GatewayMetrics>.Instance);
+        _middleware = new AuthMiddleware(endpoint, authenticator, limiter, new RateLimitOptions { Enabled = false }, options, _metrics, NullLogger<AuthMiddleware>.Instance);
         // A bucket that refills faster than the benchmark drains it: this measures taking a token,
         // not the 429 path. The burst is a realistic size (header values up to 4096 are interned).
         var limits = new RateLimitOptions { Worker = new RateRule(1e9, 2000) };
-        _limitedMiddleware = new AuthMiddleware(endpoint, authenticator, limiter, limits, options, NullLogger<AuthMiddleware>.Instance);
+        _limitedMiddleware = new AuthMiddleware(endpoint, authenticator, limiter, limits, options, _metrics, NullLogger<AuthMiddleware>.Instance);
 
         var worker = new Endpoint(endpoint, new EndpointMetadataCollection(new RoleRequirement(Role.Worker)), "infer");
         _open.SetEndpoint(new Endpoint(endpoint, new EndpointMetadataCollection(OpenAccess.Instance), "live"));

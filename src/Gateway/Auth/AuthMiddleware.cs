@@ -1,5 +1,6 @@
 using Gateway.Protocol;
 using Gateway.RateLimiting;
+using Gateway.Telemetry;
 using Microsoft.Net.Http.Headers;
 
 namespace Gateway.Auth;
@@ -21,6 +22,7 @@ internal sealed partial class AuthMiddleware(
     RateLimiter limiter,
     RateLimitOptions limits,
     AuthOptions options,
+    GatewayMetrics metrics,
     ILogger<AuthMiddleware> logger)
 {
     public const string ApiKeyHeader = "X-API-Key";
@@ -104,16 +106,21 @@ internal sealed partial class AuthMiddleware(
     private Task Limit(HttpContext context, in RateDecision decision)
     {
         RateLimiter.WriteHeaders(context.Response, decision);
-        return decision.Allowed
-            ? next(context)
-            : HttpErrors.WriteAsync(context, StatusCodes.Status429TooManyRequests, $"rate limit exceeded; retry in {decision.RetryAfterSeconds} s");
+        if (decision.Allowed)
+        {
+            return next(context);
+        }
+
+        metrics.RateLimited();
+        return HttpErrors.WriteAsync(context, StatusCodes.Status429TooManyRequests, $"rate limit exceeded; retry in {decision.RetryAfterSeconds} s");
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static Task Reject(HttpContext context, in AuthResult result)
+    private Task Reject(HttpContext context, in AuthResult result)
     {
         if (result.Status == StatusCodes.Status401Unauthorized)
         {
+            metrics.Unauthorised();
             context.Response.Headers[HeaderNames.WWWAuthenticate] = context.Request.Headers.Authorization.Count > 0 || context.Request.Headers.ContainsKey(ApiKeyHeader)
                 ? "Bearer error=\"invalid_token\""
                 : "Bearer";
@@ -127,16 +134,20 @@ internal sealed partial class AuthMiddleware(
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static Task Forbid(HttpContext context, Caller caller, Role required) =>
-        HttpErrors.WriteAsync(
+    private Task Forbid(HttpContext context, Caller caller, Role required)
+    {
+        metrics.Forbidden();
+        return HttpErrors.WriteAsync(
             context,
             StatusCodes.Status403Forbidden,
             $"role '{caller.Role.Name()}' may not call {context.Request.Method} {context.Request.Path}; it needs '{required.Name()}' or higher");
+    }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private Task DenyUndeclared(HttpContext context, Endpoint endpoint)
     {
         Log.Undeclared(logger, endpoint.DisplayName ?? context.Request.Path.Value ?? "?");
+        metrics.Forbidden();
         return HttpErrors.WriteAsync(context, StatusCodes.Status403Forbidden, "this endpoint declares no access rule, so it is denied to everyone");
     }
 

@@ -6,6 +6,7 @@ using Gateway.Backends.Torch;
 #endif
 using Gateway.Protocol;
 using Gateway.Repository;
+using Gateway.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -46,6 +47,8 @@ public static class GatewayHost
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        builder.AddGatewayTelemetry();
+
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -72,7 +75,9 @@ public static class GatewayHost
         builder.AddGatewayAuth();
 
         var app = builder.Build();
+        app.UseGatewayTelemetry();
         app.UseGatewayAuth();
+        app.MapGatewayTelemetry();
         app.MapV2();
         app.MapRepository();
         app.MapStatistics();

@@ -1,9 +1,11 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using Gateway.Hosting;
 using Gateway.Repository;
 using Gateway.Scheduling;
+using Gateway.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.Extensions.Options;
@@ -81,19 +83,33 @@ internal sealed partial class InferHandler
             }
 
             var scheduler = model.Scheduler;
+            var telemetry = model.Telemetry;
+            telemetry?.TagServerSpan();
             item = scheduler.Submit(request, http.RequestAborted);
             var outcome = await item.Completion;
+            if (telemetry is not null && GatewayTelemetry.Source.HasListeners())
+            {
+                telemetry.TraceQueue(item, outcome, _time.GetTimestamp(), _time);
+            }
+
+            if (outcome != OutcomeStatus.Succeeded)
+            {
+                telemetry?.Completed(item, outcome, started, _time.GetTimestamp(), _time);
+            }
+
             switch (outcome)
             {
                 case OutcomeStatus.Succeeded:
                     var writeError = InferResponseWriter.Write(context.Json, request, item.Outputs!, out var binaryLength);
+                    var now = _time.GetTimestamp();
+                    telemetry?.Completed(item, outcome, started, now, _time);
                     if (writeError is not null)
                     {
                         await HttpErrors.WriteAsync(http, StatusCodes.Status400BadRequest, writeError);
                         return;
                     }
 
-                    http.Response.Headers[ServerTimingHeader] = ServerTiming(item, started, _time);
+                    http.Response.Headers[ServerTimingHeader] = ServerTiming(item, started, now, _time);
                     WriteResponse(http, context, item.Outputs!, binaryLength);
                     break;
                 case OutcomeStatus.Failed:
@@ -127,6 +143,12 @@ internal sealed partial class InferHandler
         }
         catch (Exception ex)
         {
+            if (Activity.Current is { IsAllDataRequested: true } span)
+            {
+                span.AddException(ex);
+                span.SetStatus(ActivityStatusCode.Error, "unexpected error");
+            }
+
             Log.Unexpected(_logger, ex, model.Name);
             await HttpErrors.WriteAsync(http, StatusCodes.Status500InternalServerError, "internal error while serving the request; see the server log");
         }
@@ -146,7 +168,7 @@ internal sealed partial class InferHandler
     /// <c>Server-Timing</c>: queue wait, compute (the backend's run of the batch) and total time
     /// from the handler's start to the response, in milliseconds.
     /// </summary>
-    private static string ServerTiming(WorkItem item, long started, TimeProvider time)
+    private static string ServerTiming(WorkItem item, long started, long now, TimeProvider time)
     {
         // PERF: formatted by hand; custom numeric format strings showed up in profiles.
         var perMicro = time.TimestampFrequency / 1_000_000.0;
@@ -157,7 +179,7 @@ internal sealed partial class InferHandler
         Append(text, ref length, ", compute;dur=");
         AppendMillis(text, ref length, (long)((item.FinishedAt - item.StartedAt) / perMicro));
         Append(text, ref length, ", total;dur=");
-        AppendMillis(text, ref length, (long)((time.GetTimestamp() - started) / perMicro));
+        AppendMillis(text, ref length, (long)((now - started) / perMicro));
         return new string(text[..length]);
     }
 

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Gateway.Abstractions;
 using Gateway.Hosting;
+using Gateway.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Repository;
@@ -36,14 +37,16 @@ internal sealed partial class ModelRepository : IDisposable
     private readonly IReadOnlyList<IBackend> _backends;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelRepository> _logger;
+    private readonly GatewayMetrics? _metrics;
     private readonly SemaphoreSlim _mutation = new(1, 1);
     private readonly ConcurrentDictionary<string, ModelStatus[]> _status = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, bool> _retiring = new();
     private FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
     private volatile bool _initialLoadComplete;
 
-    public ModelRepository(IOptions<GatewayOptions> options, IEnumerable<IBackend> backends, TimeProvider time, ILogger<ModelRepository> logger)
+    public ModelRepository(IOptions<GatewayOptions> options, IEnumerable<IBackend> backends, TimeProvider time, ILogger<ModelRepository> logger, GatewayMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options.Value;
         _backends = [.. backends];
         _time = time;
@@ -434,6 +437,14 @@ internal sealed partial class ModelRepository : IDisposable
             return null;
         }
 
+        var loadStarted = _time.GetTimestamp();
+        var loaded = LoadVersionCore(definition, path, version, out error);
+        _metrics?.ModelLoaded(definition.Name, version.ToString(CultureInfo.InvariantCulture), _time.GetElapsedTime(loadStarted).TotalSeconds, loaded is not null);
+        return loaded;
+    }
+
+    private ModelVersion? LoadVersionCore(ModelDefinition definition, string path, long version, out string error)
+    {
         var result = definition.Backend.Load(new ModelLoadRequest
         {
             ModelName = definition.Name,
@@ -471,7 +482,8 @@ internal sealed partial class ModelRepository : IDisposable
         }
 
         error = string.Empty;
-        return new ModelVersion(definition, version, runner, signature, _time, _logger);
+        var telemetry = _metrics?.ForModel(definition.Name, version.ToString(CultureInfo.InvariantCulture), definition.Backend.Name, runner.Device);
+        return new ModelVersion(definition, version, runner, signature, _time, _logger, telemetry);
     }
 
     /// <summary>Paths, sizes and write times of a model's config and version files.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Gateway.Abstractions;
 using Gateway.Scheduling;
+using Gateway.Telemetry;
 
 namespace Gateway.Repository;
 
@@ -17,7 +18,7 @@ internal sealed class ModelVersion
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
 
-    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature, TimeProvider time, ILogger logger)
+    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature, TimeProvider time, ILogger logger, ModelTelemetry? telemetry = null)
     {
         Definition = definition;
         Version = version;
@@ -35,8 +36,13 @@ internal sealed class ModelVersion
             OutputNamesJson[i] = JsonEncodedText.Encode(signature.Outputs[i].Name);
         }
 
-        Scheduler = new ModelScheduler($"{definition.Name}/{VersionText}", runner, definition.Scheduling, time, logger);
+        Telemetry = telemetry;
+        Scheduler = new ModelScheduler($"{definition.Name}/{VersionText}", runner, definition.Scheduling, time, logger, telemetry);
+        telemetry?.Bind(this);
     }
+
+    /// <summary>This version's metrics and spans (null only in tests that build versions by hand).</summary>
+    public ModelTelemetry? Telemetry { get; }
 
     public ModelDefinition Definition { get; }
 
@@ -104,6 +110,7 @@ internal sealed class ModelVersion
         }
 
         await _drained.Task;
+        Telemetry?.Unbind();
         await Task.Run(() =>
         {
             Scheduler.Dispose();
@@ -114,6 +121,7 @@ internal sealed class ModelVersion
     /// <summary>Frees at once (shutdown, or a version that was never published).</summary>
     public void DisposeNow()
     {
+        Telemetry?.Unbind();
         Scheduler.Dispose();
         Runner.Dispose();
     }

@@ -36,6 +36,21 @@ internal sealed class BatchQueue
 
     public int Count { get; private set; }
 
+    /// <summary>The earliest enqueue timestamp among the queue heads (call only when not empty).</summary>
+    public long OldestEnqueuedAt()
+    {
+        var oldest = long.MaxValue;
+        foreach (var head in _heads)
+        {
+            if (head is not null && head.EnqueuedAt < oldest)
+            {
+                oldest = head.EnqueuedAt;
+            }
+        }
+
+        return oldest;
+    }
+
     public void Enqueue(WorkItem item)
     {
         var level = item.Level;

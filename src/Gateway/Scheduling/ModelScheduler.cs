@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Diagnostics;
 using Gateway.Abstractions;
 using Gateway.Protocol;
+using Gateway.Telemetry;
 using Microsoft.Extensions.ObjectPool;
 
 namespace Gateway.Scheduling;
@@ -26,6 +28,11 @@ internal sealed partial class ModelScheduler : IDisposable
     private readonly ObjectPool<WorkItem> _items;
     private readonly BatchExecutor _inlineExecutor;
     private readonly long _inlineThresholdTicks;
+    private readonly ModelTelemetry? _telemetry;
+
+    // Per execution thread: the timestamp its current execution started, 0 when idle (health probe).
+    private readonly long[] _runningSince;
+    private long _lastFinishedAt;
     private ITimer? _windowTimer;
     private long _windowDue = long.MaxValue;
     private bool _closed;
@@ -36,8 +43,9 @@ internal sealed partial class ModelScheduler : IDisposable
     // Moving average of one execution's duration in timestamp ticks (1/8 weight per run).
     private long _averageComputeTicks;
 
-    public ModelScheduler(string modelName, IModelRunner runner, SchedulingPolicy policy, TimeProvider time, ILogger logger)
+    public ModelScheduler(string modelName, IModelRunner runner, SchedulingPolicy policy, TimeProvider time, ILogger logger, ModelTelemetry? telemetry = null)
     {
+        _telemetry = telemetry;
         _modelName = modelName;
         _runner = runner;
         _policy = policy;
@@ -49,14 +57,21 @@ internal sealed partial class ModelScheduler : IDisposable
         _inlineExecutor = new BatchExecutor(runner);
         _inlineThresholdTicks = policy.Batching ? 0 : (long)(policy.InlineThreshold.TotalSeconds * time.TimestampFrequency);
         _threads = new Thread[policy.InstanceCount];
-        for (var i = 0; i < _threads.Length; i++)
+        _runningSince = new long[policy.InstanceCount];
+        _lastFinishedAt = time.GetTimestamp();
+        // The threads must not inherit the creator's execution context: a model loaded through the
+        // repository API would otherwise lend that request's span and log scope to every execution.
+        using (ExecutionContext.SuppressFlow())
         {
-            _threads[i] = new Thread(ExecuteLoop)
+            for (var i = 0; i < _threads.Length; i++)
             {
-                IsBackground = true,
-                Name = $"{modelName}#{i}",
-            };
-            _threads[i].Start();
+                _threads[i] = new Thread(ExecuteLoop)
+                {
+                    IsBackground = true,
+                    Name = $"{modelName}#{i}",
+                };
+                _threads[i].Start(i);
+            }
         }
     }
 
@@ -93,6 +108,11 @@ internal sealed partial class ModelScheduler : IDisposable
         var deadline = timeout > TimeSpan.Zero ? now + (long)(timeout.TotalSeconds * _time.TimestampFrequency) : 0;
         var level = request.Priority == 0 ? _policy.DefaultPriorityLevel - 1 : (int)request.Priority - 1;
         item.Initialise(request, Math.Clamp(level, 0, _policy.QueueLevels - 1), now, deadline);
+        if (_telemetry is not null && GatewayTelemetry.Source.HasListeners())
+        {
+            // The execution span, built on another thread, links back to the request through this.
+            item.TraceContext = Activity.Current?.Context ?? default;
+        }
 
         var full = false;
         var inline = false;
@@ -129,6 +149,7 @@ internal sealed partial class ModelScheduler : IDisposable
 
         if (inline)
         {
+            item.RanInline = true;
             ExecuteInline(item);
             return item;
         }
@@ -212,8 +233,65 @@ internal sealed partial class ModelScheduler : IDisposable
         _items.Return(item);
     }
 
-    private void ExecuteLoop()
+    /// <summary>
+    /// Whether the scheduler is responding: null when so, else what is wrong. Looks for a dead
+    /// execution thread, a queue lock held for over a second, an execution running longer than
+    /// <paramref name="stallAfter"/>, or a queued request waiting that long with no execution
+    /// finishing meanwhile. Never runs the model.
+    /// </summary>
+    public string? Probe(TimeSpan stallAfter)
     {
+        foreach (var thread in _threads)
+        {
+            if (!thread.IsAlive)
+            {
+                return $"execution thread {thread.Name} has stopped";
+            }
+        }
+
+        var now = _time.GetTimestamp();
+        for (var i = 0; i < _runningSince.Length; i++)
+        {
+            var since = Volatile.Read(ref _runningSince[i]);
+            if (since != 0 && _time.GetElapsedTime(since, now) > stallAfter)
+            {
+                return $"an execution on thread {_threads[i].Name} has run for {_time.GetElapsedTime(since, now).TotalSeconds:0.#} s";
+            }
+        }
+
+        if (!Monitor.TryEnter(_lock, TimeSpan.FromSeconds(1)))
+        {
+            return "the scheduler's queue lock has been held for over a second";
+        }
+
+        try
+        {
+            if (_closed)
+            {
+                return "the scheduler is closed";
+            }
+
+            if (_queue.Count > 0)
+            {
+                var waited = _time.GetElapsedTime(_queue.OldestEnqueuedAt(), now);
+                var sinceExecution = _time.GetElapsedTime(Volatile.Read(ref _lastFinishedAt), now);
+                if (waited > stallAfter && sinceExecution > stallAfter)
+                {
+                    return $"{_queue.Count} request(s) queued, the oldest for {waited.TotalSeconds:0.#} s, and no execution finished in {sinceExecution.TotalSeconds:0.#} s";
+                }
+            }
+        }
+        finally
+        {
+            Monitor.Exit(_lock);
+        }
+
+        return null;
+    }
+
+    private void ExecuteLoop(object? state)
+    {
+        var index = (int)state!;
         var batch = new List<WorkItem>(Math.Max(1, _policy.MaxBatchSize));
         var expired = new List<WorkItem>();
         var executor = new BatchExecutor(_runner);
@@ -229,7 +307,7 @@ internal sealed partial class ModelScheduler : IDisposable
             expired.Clear();
             if (batch.Count > 0)
             {
-                Execute(executor, batch);
+                Execute(executor, batch, index);
                 batch.Clear();
                 FinishExecution();
             }
@@ -316,6 +394,9 @@ internal sealed partial class ModelScheduler : IDisposable
         var start = _time.GetTimestamp();
         item.StartedAt = start;
         var succeeded = false;
+        Exception? thrown = null;
+        var previous = Activity.Current;
+        var span = _telemetry is not null && GatewayTelemetry.Source.HasListeners() ? _telemetry.StartExecution(new ReadOnlySpan<WorkItem>(ref item), item.Rows) : null;
         try
         {
             _inlineExecutor.ExecuteOne(item);
@@ -323,6 +404,7 @@ internal sealed partial class ModelScheduler : IDisposable
         }
         catch (Exception ex)
         {
+            thrown = ex;
             Log.ExecutionThrew(_logger, ex, _modelName);
             item.Outputs?.Dispose();
             item.Outputs = null;
@@ -332,6 +414,13 @@ internal sealed partial class ModelScheduler : IDisposable
         var end = _time.GetTimestamp();
         Record(end - start);
         Stats.Executed(1, item.Rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        Volatile.Write(ref _lastFinishedAt, end);
+        _telemetry?.Executed(item.Rows);
+        if (span is not null)
+        {
+            ModelTelemetry.StopExecution(span, previous, item, thrown);
+        }
+
         item.FinishedAt = end;
         item.BatchSize = item.Rows;
         item.State = WorkItemState.Done;
@@ -358,14 +447,19 @@ internal sealed partial class ModelScheduler : IDisposable
         Volatile.Write(ref _averageComputeTicks, average + ((computeTicks - average) / 8));
     }
 
-    private void Execute(BatchExecutor executor, List<WorkItem> batch)
+    private void Execute(BatchExecutor executor, List<WorkItem> batch, int thread)
     {
         var start = _time.GetTimestamp();
+        Volatile.Write(ref _runningSince[thread], start);
+        var rowsQueued = 0;
         foreach (var item in batch)
         {
             item.StartedAt = start;
+            rowsQueued += item.Rows;
         }
 
+        var span = _telemetry is not null && GatewayTelemetry.Source.HasListeners() ? _telemetry.StartExecution(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch), rowsQueued) : null;
+        Exception? thrown = null;
         var succeeded = false;
         var rows = 0;
         try
@@ -375,6 +469,7 @@ internal sealed partial class ModelScheduler : IDisposable
         }
         catch (Exception ex)
         {
+            thrown = ex;
             // A backend must return errors, not throw; if one does, only this batch fails.
             Log.ExecutionThrew(_logger, ex, _modelName);
             foreach (var item in batch)
@@ -386,8 +481,16 @@ internal sealed partial class ModelScheduler : IDisposable
         }
 
         var end = _time.GetTimestamp();
+        Volatile.Write(ref _runningSince[thread], 0);
+        Volatile.Write(ref _lastFinishedAt, end);
         Record(end - start);
         Stats.Executed(batch.Count, rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        _telemetry?.Executed(rows > 0 ? rows : rowsQueued);
+        if (span is not null)
+        {
+            ModelTelemetry.StopExecution(span, null, batch[0], thrown);
+        }
+
         foreach (var item in batch)
         {
             item.FinishedAt = end;

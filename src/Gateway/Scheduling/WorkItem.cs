@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using Gateway.Abstractions;
 using Gateway.Protocol;
@@ -79,6 +80,12 @@ internal sealed class WorkItem : IValueTaskSource<OutcomeStatus>
     /// <summary>Batch size of the execution this request was part of.</summary>
     public int BatchSize { get; set; }
 
+    /// <summary>The submitting request's span, when tracing: the execution span links to it.</summary>
+    public ActivityContext TraceContext { get; set; }
+
+    /// <summary>True when the request ran on its own thread without queueing (the inline fast path).</summary>
+    public bool RanInline { get; set; }
+
     public void Initialise(InferRequest request, int level, long enqueuedAt, long deadline)
     {
         Request = request;
@@ -131,6 +138,8 @@ internal sealed class WorkItem : IValueTaskSource<OutcomeStatus>
         Previous = null;
         Next = null;
         BatchSize = 0;
+        TraceContext = default;
+        RanInline = false;
         State = WorkItemState.Idle;
         _completion.Reset();
     }
