@@ -343,11 +343,23 @@ internal sealed partial class ModelScheduler : IDisposable
                         item.State = WorkItemState.Executing;
                     }
 
+                    foreach (var item in expired)
+                    {
+                        item.State = WorkItemState.Done;
+                    }
+
                     return true;
                 }
 
                 if (expired.Count > 0)
                 {
+                    // They left the queue here: mark them so their deadline timer (or a cancellation)
+                    // racing with the completion below finds them done, not queued.
+                    foreach (var item in expired)
+                    {
+                        item.State = WorkItemState.Done;
+                    }
+
                     return true;
                 }
 
