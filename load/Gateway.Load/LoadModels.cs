@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -28,8 +29,11 @@ internal sealed class RunResult
     /// <summary>Completed requests per second over the measured window.</summary>
     public double Rps => Data.Requests / Seconds;
 
-    /// <summary>Reads like <c>closed x16</c> or <c>open 2000/s</c>.</summary>
-    public string Load => Model == "closed" ? $"closed x{Callers}" : $"open {Rate:0}/s";
+    /// <summary>Which round of --repeat this run belongs to, from 1.</summary>
+    public int Round { get; set; } = 1;
+
+    /// <summary>Reads like <c>closed x16</c> or <c>open 2000/s</c>, with <c>#2</c> for later rounds.</summary>
+    public string Load => (Model == "closed" ? $"closed x{Callers}" : $"open {Rate:0}/s") + (Round > 1 ? $" #{Round}" : string.Empty);
 
     public long ErrorCount => Data.Requests - Data.Ok + NotSent;
 
@@ -143,7 +147,17 @@ internal static partial class LoadModels
 
         async Task SendOneAsync(long scheduled, long sent)
         {
-            var outcome = await SendAsync(client, scenario, null);
+            var drain = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            Outcome outcome;
+            try
+            {
+                outcome = await SendAsync(client, scenario, drain);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(drain);
+            }
+
             var done = Stopwatch.GetTimestamp();
             if (scheduled >= measureFrom)
             {
@@ -212,13 +226,12 @@ internal static partial class LoadModels
     }
 
     /// <summary>Sends one request and reads the whole answer; failures come back as status 0.</summary>
-    public static async Task<Outcome> SendAsync(HttpClient client, Scenario scenario, byte[]? drain)
+    public static async Task<Outcome> SendAsync(HttpClient client, Scenario scenario, byte[] drain)
     {
         using var request = scenario.CreateRequest();
         try
         {
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-            drain ??= new byte[16 * 1024];
             long bytes = 0;
             using (var stream = await response.Content.ReadAsStreamAsync())
             {

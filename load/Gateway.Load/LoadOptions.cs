@@ -28,7 +28,9 @@ internal sealed class LoadOptions
           --server-env K=V       extra gateway environment variable, repeatable
           --server-log PATH      where the gateway's console output goes (default /dev/null)
           --quiet-wait S         before each run, wait up to S seconds for other processes to use under
-                                 0.25 cores (the box may be shared; default 20; 0 skips)
+                                 0.25 cores (the box may be shared; default 5; 0 skips)
+          --repeat N             run every scenario N times, interleaved, and report each ratio as the median
+                                 of the per-round ratios (default 1)
           --label TEXT           a label written into the reports
         """;
 
@@ -71,7 +73,9 @@ internal sealed class LoadOptions
 
     public string Label { get; private set; } = string.Empty;
 
-    public double QuietWaitSeconds { get; private set; } = 20;
+    public double QuietWaitSeconds { get; private set; } = 5;
+
+    public int Repeat { get; private set; } = 1;
 
     /// <summary>The arguments as given, for the reports.</summary>
     public string CommandLine { get; private set; } = string.Empty;
@@ -167,6 +171,7 @@ internal sealed class LoadOptions
                     break;
                 case "--server-log": options.ServerLog = value; break;
                 case "--label": options.Label = value; break;
+                case "--repeat": if (!TryCount(arg, value, 1, 100, out var rep, out error)) { return null; } options.Repeat = rep; break;
                 case "--quiet-wait": if (!TryNonNegative(arg, value, out var q, out error)) { return null; } options.QuietWaitSeconds = q; break;
                 default:
                     error = $"unknown option '{arg}'";

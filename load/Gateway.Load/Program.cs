@@ -90,60 +90,67 @@ try
         }
     }
 
-    foreach (var scenario in scenarios)
+    var wrk = options.Wrk ? WrkCrossCheck.FindWrk() : null;
+    if (options.Wrk && wrk is null)
     {
-        foreach (var callers in options.Concurrency)
-        {
-            WaitQuiet(gateway.Pid, options, report);
-            Console.Write($"{scenario.Name}, closed x{callers} ... ");
-            var cpu = CpuSnapshot.Take(gateway.Pid);
-            var run = await LoadModels.RunClosedAsync(scenario, gateway.BaseAddress, callers, options.WarmupSeconds, options.DurationSeconds);
-            run.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
-            report.Runs.Add(run);
-            PrintRun(run);
-        }
-
-        var rate = options.Rate;
-        if (double.IsNaN(rate))
-        {
-            var highest = report.Runs.FindAll(r => r.Scenario == scenario && r.Model == "closed").MaxBy(static r => r.Callers);
-            rate = highest is null ? 0 : Math.Max(1, Math.Round(highest.Rps / 2));
-        }
-
-        if (rate > 0)
-        {
-            WaitQuiet(gateway.Pid, options, report);
-            Console.Write(string.Create(inv, $"{scenario.Name}, open {rate:0}/s ... "));
-            var cpu = CpuSnapshot.Take(gateway.Pid);
-            var run = await LoadModels.RunOpenAsync(scenario, gateway.BaseAddress, rate, options.Connections, options.WarmupSeconds, options.DurationSeconds);
-            run.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
-            report.Runs.Add(run);
-            PrintRun(run);
-        }
+        report.Notes.Add("wrk is not installed (apt-get install wrk); no cross-check in this run");
+        Console.WriteLine("wrk not found: no cross-check");
     }
 
-    if (options.Wrk)
+    for (var round = 1; round <= options.Repeat; round++)
     {
-        var wrk = WrkCrossCheck.FindWrk();
+        var tag = options.Repeat > 1 ? $" #{round}" : string.Empty;
+        foreach (var scenario in scenarios)
+        {
+            foreach (var callers in options.Concurrency)
+            {
+                WaitQuiet(gateway.Pid, options, report);
+                Console.Write($"{scenario.Name}, closed x{callers}{tag} ... ");
+                var cpu = CpuSnapshot.Take(gateway.Pid);
+                var run = await LoadModels.RunClosedAsync(scenario, gateway.BaseAddress, callers, options.WarmupSeconds, options.DurationSeconds);
+                run.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
+                run.Round = round;
+                report.Runs.Add(run);
+                PrintRun(run);
+            }
+
+            var rate = options.Rate;
+            if (double.IsNaN(rate))
+            {
+                var highest = report.Runs.FindAll(r => r.Scenario == scenario && r.Model == "closed" && r.Round == round).MaxBy(static r => r.Callers);
+                rate = highest is null ? 0 : Math.Max(1, Math.Round(highest.Rps / 2));
+            }
+
+            if (rate > 0)
+            {
+                WaitQuiet(gateway.Pid, options, report);
+                Console.Write(string.Create(inv, $"{scenario.Name}, open {rate:0}/s{tag} ... "));
+                var cpu = CpuSnapshot.Take(gateway.Pid);
+                var run = await LoadModels.RunOpenAsync(scenario, gateway.BaseAddress, rate, options.Connections, options.WarmupSeconds, options.DurationSeconds);
+                run.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
+                run.Round = round;
+                report.Runs.Add(run);
+                PrintRun(run);
+            }
+        }
+
         if (wrk is null)
         {
-            report.Notes.Add("wrk is not installed (apt-get install wrk); no cross-check in this run");
-            Console.WriteLine("wrk not found: no cross-check");
+            continue;
         }
-        else
+
+        foreach (var scenario in scenarios.FindAll(static s => s.Name is "get" or "json-identity"))
         {
-            foreach (var scenario in scenarios.FindAll(static s => s.Name is "get" or "json-identity"))
+            foreach (var connections in options.Concurrency)
             {
-                foreach (var connections in options.Concurrency)
-                {
-                    WaitQuiet(gateway.Pid, options, report);
-                    Console.Write($"{scenario.Name}, wrk x{connections} ... ");
-                    var cpu = CpuSnapshot.Take(gateway.Pid);
-                    var result = await WrkCrossCheck.RunAsync(wrk, scenario, gateway.BaseAddress, connections, options.DurationSeconds, options.Out);
-                    result.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
-                    report.Wrk.Add(result);
-                    Console.WriteLine(string.Create(inv, $"{result.Rps:0} rps, p50 {Percentiles.Format(result.Latency.P50)} µs, p99 {Percentiles.Format(result.Latency.P99)} µs, errors {result.Errors}"));
-                }
+                WaitQuiet(gateway.Pid, options, report);
+                Console.Write($"{scenario.Name}, wrk x{connections}{tag} ... ");
+                var cpu = CpuSnapshot.Take(gateway.Pid);
+                var result = await WrkCrossCheck.RunAsync(wrk, scenario, gateway.BaseAddress, connections, options.DurationSeconds, options.Out);
+                result.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
+                result.Round = round;
+                report.Wrk.Add(result);
+                Console.WriteLine(string.Create(inv, $"{result.Rps:0} rps, p50 {Percentiles.Format(result.Latency.P50)} µs, p99 {Percentiles.Format(result.Latency.P99)} µs, errors {result.Errors}"));
             }
         }
     }

@@ -32,11 +32,14 @@ internal sealed class LoadReport
 
     private static CultureInfo Inv => CultureInfo.InvariantCulture;
 
-    public RunResult? Find(string scenario, string model, int callers) =>
-        Runs.Find(r => r.Scenario.Name == scenario && r.Model == model && r.Callers == callers);
+    /// <summary>How many rounds of the scenarios were run (--repeat).</summary>
+    public int Rounds => Options.Repeat;
 
-    public WrkResult? FindWrk(string scenario, int connections) =>
-        Wrk.Find(r => r.Scenario.Name == scenario && r.Connections == connections);
+    public RunResult? Find(string scenario, string model, int callers, int round) =>
+        Runs.Find(r => r.Scenario.Name == scenario && r.Model == model && r.Callers == callers && r.Round == round);
+
+    public WrkResult? FindWrk(string scenario, int connections, int round) =>
+        Wrk.Find(r => r.Scenario.Name == scenario && r.Connections == connections && r.Round == round);
 
     /// <summary>The results table as printed on the console.</summary>
     public string Table()
@@ -52,7 +55,7 @@ internal sealed class LoadReport
         foreach (var wrk in Wrk)
         {
             var p = wrk.Latency;
-            rows.Add([wrk.Scenario.Name, $"wrk x{wrk.Connections}", wrk.Requests.ToString(Inv), wrk.Rps.ToString("0", Inv),
+            rows.Add([wrk.Scenario.Name, $"wrk x{wrk.Connections}{(wrk.Round > 1 ? $" #{wrk.Round}" : string.Empty)}", wrk.Requests.ToString(Inv), wrk.Rps.ToString("0", Inv),
                 Percentiles.Format(p.P50), Percentiles.Format(p.P90), Percentiles.Format(p.P99), Percentiles.Format(p.P999), Percentiles.Format(p.Max), wrk.Errors.ToString(Inv), CpuText(wrk.Cpu)]);
         }
 
@@ -85,7 +88,7 @@ internal sealed class LoadReport
         File.WriteAllText(Path.Combine(directory, "server-timing.csv"), ServerTimingCsv());
         foreach (var run in Runs)
         {
-            using var writer = new StreamWriter(Path.Combine(directory, $"{run.Scenario.Name}-{run.Model}-{(run.Model == "closed" ? run.Callers : (int)run.Rate)}.hgrm"));
+            using var writer = new StreamWriter(Path.Combine(directory, $"{run.Scenario.Name}-{run.Model}-{(run.Model == "closed" ? run.Callers : (int)run.Rate)}-r{run.Round}.hgrm"));
             writer.WriteLine($"# {run.Scenario.Description}, {run.Load}; latency in microseconds");
             run.Data.Latency.OutputPercentileDistribution(writer, 5, 1000.0);
         }
@@ -116,27 +119,27 @@ internal sealed class LoadReport
 
     private string Csv()
     {
-        var builder = new StringBuilder("tool,scenario,model,callers,rate_rps,requests,seconds,rps,p50_us,p90_us,p99_us,p999_us,max_us,errors,error_detail,cpu_server,cpu_client,cpu_others\n");
+        var builder = new StringBuilder("tool,round,scenario,model,callers,rate_rps,requests,seconds,rps,p50_us,p90_us,p99_us,p999_us,max_us,errors,error_detail,cpu_server,cpu_client,cpu_others\n");
         foreach (var run in Runs)
         {
             var p = Percentiles.Of(run.Data.Latency);
-            builder.Append(Inv, $"runner,{run.Scenario.Name},{run.Model},{run.Callers},{run.Rate:0.##},{run.Data.Requests},{run.Seconds:0.###},{run.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{run.ErrorCount},{ErrorText(run)},{run.Cpu.Server:0.00},{run.Cpu.Client:0.00},{run.Cpu.Others:0.00}\n");
+            builder.Append(Inv, $"runner,{run.Round},{run.Scenario.Name},{run.Model},{run.Callers},{run.Rate:0.##},{run.Data.Requests},{run.Seconds:0.###},{run.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{run.ErrorCount},{ErrorText(run)},{run.Cpu.Server:0.00},{run.Cpu.Client:0.00},{run.Cpu.Others:0.00}\n");
         }
 
         foreach (var wrk in Wrk)
         {
             var p = wrk.Latency;
-            builder.Append(Inv, $"wrk,{wrk.Scenario.Name},closed,{wrk.Connections},0,{wrk.Requests},{wrk.Seconds:0.###},{wrk.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{wrk.Errors},,{wrk.Cpu.Server:0.00},{wrk.Cpu.Client:0.00},{wrk.Cpu.Others:0.00}\n");
+            builder.Append(Inv, $"wrk,{wrk.Round},{wrk.Scenario.Name},closed,{wrk.Connections},0,{wrk.Requests},{wrk.Seconds:0.###},{wrk.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{wrk.Errors},,{wrk.Cpu.Server:0.00},{wrk.Cpu.Client:0.00},{wrk.Cpu.Others:0.00}\n");
         }
 
         if (InProcess is { } inProcess)
         {
             var p = inProcess.IdentityRun;
-            builder.Append(Inv, $"inprocess,identity-run,loop,1,0,{p.Count},0,0,{p.P50:0.###},{p.P90:0.###},{p.P99:0.###},{p.P999:0.###},{p.Max:0.#},0,,0,{inProcess.Cpu.Client:0.00},{inProcess.Cpu.Others:0.00}\n");
+            builder.Append(Inv, $"inprocess,0,identity-run,loop,1,0,{p.Count},0,0,{p.P50:0.###},{p.P90:0.###},{p.P99:0.###},{p.P999:0.###},{p.Max:0.#},0,,0,{inProcess.Cpu.Client:0.00},{inProcess.Cpu.Others:0.00}\n");
             foreach (var batch in inProcess.Mobilenet)
             {
                 var b = batch.RunLatency;
-                builder.Append(Inv, $"inprocess,mobilenet-batch{batch.Batch},loop,1,0,{batch.Runs},{batch.Seconds:0.###},{batch.ImagesPerSecond:0.#},{b.P50:0.#},{b.P90:0.#},{b.P99:0.#},{b.P999:0.#},{b.Max:0.#},0,images/s in rps,0,{inProcess.Cpu.Client:0.00},{inProcess.Cpu.Others:0.00}\n");
+                builder.Append(Inv, $"inprocess,0,mobilenet-batch{batch.Batch},loop,1,0,{batch.Runs},{batch.Seconds:0.###},{batch.ImagesPerSecond:0.#},{b.P50:0.#},{b.P90:0.#},{b.P99:0.#},{b.P999:0.#},{b.Max:0.#},0,images/s in rps,0,{inProcess.Cpu.Client:0.00},{inProcess.Cpu.Others:0.00}\n");
             }
         }
 
@@ -145,13 +148,13 @@ internal sealed class LoadReport
 
     private string ServerTimingCsv()
     {
-        var builder = new StringBuilder("scenario,model,callers,rate_rps,metric,count,p50_us,p90_us,p99_us,max_us\n");
+        var builder = new StringBuilder("round,scenario,model,callers,rate_rps,metric,count,p50_us,p90_us,p99_us,max_us\n");
         foreach (var run in Runs)
         {
             foreach (var (metric, histogram) in run.Data.ServerTiming)
             {
                 var p = Percentiles.Of(histogram);
-                builder.Append(Inv, $"{run.Scenario.Name},{run.Model},{run.Callers},{run.Rate:0.##},{metric},{p.Count},{p.P50:0.###},{p.P90:0.###},{p.P99:0.###},{p.Max:0.###}\n");
+                builder.Append(Inv, $"{run.Round},{run.Scenario.Name},{run.Model},{run.Callers},{run.Rate:0.##},{metric},{p.Count},{p.P50:0.###},{p.P90:0.###},{p.P99:0.###},{p.Max:0.###}\n");
             }
         }
 
@@ -217,12 +220,12 @@ internal sealed class LoadReport
 
         if (Wrk.Count > 0)
         {
-            md.Append("\n## Cross-check with wrk\n\nwrk 4 (one thread, closed model) sent the same request to the same server in this run; its percentiles come from its own histogram.\n\n| scenario | connections | runner p50 µs | wrk p50 µs | runner p99 µs | wrk p99 µs | runner rps | wrk rps | wrk errors | server CPU | wrk+other CPU |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+            md.Append("\n## Cross-check with wrk\n\nwrk 4 (one thread, closed model) sent the same request to the same server in this run; its percentiles come from its own histogram.\n\n| scenario | connections (round) | runner p50 µs | wrk p50 µs | runner p99 µs | wrk p99 µs | runner rps | wrk rps | wrk errors | server CPU | wrk+other CPU |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
             foreach (var wrk in Wrk)
             {
-                var mine = Find(wrk.Scenario.Name, "closed", wrk.Connections);
+                var mine = Find(wrk.Scenario.Name, "closed", wrk.Connections, wrk.Round);
                 var p = mine is null ? default : Percentiles.Of(mine.Data.Latency);
-                md.Append(Inv, $"| {wrk.Scenario.Name} | {wrk.Connections} | {(mine is null ? "-" : Percentiles.Format(p.P50))} | {Percentiles.Format(wrk.Latency.P50)} | {(mine is null ? "-" : Percentiles.Format(p.P99))} | {Percentiles.Format(wrk.Latency.P99)} | {(mine is null ? "-" : mine.Rps.ToString("0", Inv))} | {wrk.Rps:0} | {wrk.Errors} | {CpuUse.Format(wrk.Cpu.Server)} | {CpuUse.Format(wrk.Cpu.Others)} |\n");
+                md.Append(Inv, $"| {wrk.Scenario.Name} | {wrk.Connections}{(wrk.Round > 1 ? $" (#{wrk.Round})" : string.Empty)} | {(mine is null ? "-" : Percentiles.Format(p.P50))} | {Percentiles.Format(wrk.Latency.P50)} | {(mine is null ? "-" : Percentiles.Format(p.P99))} | {Percentiles.Format(wrk.Latency.P99)} | {(mine is null ? "-" : mine.Rps.ToString("0", Inv))} | {wrk.Rps:0} | {wrk.Errors} | {CpuUse.Format(wrk.Cpu.Server)} | {CpuUse.Format(wrk.Cpu.Others)} |\n");
             }
         }
 
@@ -265,67 +268,73 @@ internal sealed class LoadReport
         return md.ToString();
     }
 
-    /// <summary>The comparisons the performance targets are stated in, where this run has both sides.</summary>
+    /// <summary>
+    /// The comparisons the performance targets are stated in, where this run has both sides. With
+    /// several rounds (--repeat) each ratio is taken within a round and the median is reported.
+    /// </summary>
     public List<string> Ratios()
     {
         var lines = new List<string>();
         var sat = Options.Saturation;
-        var get1 = Find("get", "closed", 1);
-        var json1 = Find("json-identity", "closed", 1);
-        var binary1 = Find("binary-identity", "closed", 1);
-        if (get1 is not null && json1 is not null)
+        double P50(RunResult r) => Percentiles.Of(r.Data.Latency).P50;
+        double P99(RunResult r) => Percentiles.Of(r.Data.Latency).P99;
+
+        AddRatio(lines, "JSON infer p50 / GET p50 at 1 caller", "µs", round => Pair(Find("json-identity", "closed", 1, round), Find("get", "closed", 1, round), P50));
+        AddRatio(lines, "binary infer p50 / GET p50 at 1 caller", "µs", round => Pair(Find("binary-identity", "closed", 1, round), Find("get", "closed", 1, round), P50));
+        if (InProcess is { } inProcess)
         {
-            var g = Percentiles.Of(get1.Data.Latency).P50;
-            var j = Percentiles.Of(json1.Data.Latency).P50;
-            lines.Add(string.Create(Inv, $"JSON infer p50 / GET p50 at 1 caller: {j:0.0} / {g:0.0} µs = **{j / g:0.00}**"));
+            var run = inProcess.IdentityRun;
+            AddRatio(lines, "JSON infer p50 over loopback / in-process `Run` p50 (identity, 1 caller)", "µs", round => Find("json-identity", "closed", 1, round) is { } j ? (P50(j), run.P50) : null, difference: true);
+            AddRatio(lines, "JSON infer p99 over loopback / in-process `Run` p99 (identity, 1 caller)", "µs", round => Find("json-identity", "closed", 1, round) is { } j ? (P99(j), run.P99) : null, difference: true);
         }
 
-        if (get1 is not null && binary1 is not null)
-        {
-            var g = Percentiles.Of(get1.Data.Latency).P50;
-            var b = Percentiles.Of(binary1.Data.Latency).P50;
-            lines.Add(string.Create(Inv, $"binary infer p50 / GET p50 at 1 caller: {b:0.0} / {g:0.0} µs = **{b / g:0.00}**"));
-        }
-
-        if (json1 is not null && InProcess is { } inProcess)
-        {
-            var j = Percentiles.Of(json1.Data.Latency);
-            var r = inProcess.IdentityRun;
-            lines.Add(string.Create(Inv, $"JSON infer over loopback vs in-process `Run` (identity, 1 caller): p50 {j.P50:0.0} vs {r.P50:0.00} µs (+{j.P50 - r.P50:0.0} µs, x{j.P50 / r.P50:0}), p99 {j.P99:0.0} vs {r.P99:0.00} µs (+{j.P99 - r.P99:0.0} µs)"));
-        }
-
-        var getSat = Find("get", "closed", sat);
         foreach (var name in new[] { "json-identity", "binary-identity" })
         {
-            var infer = Find(name, "closed", sat);
-            if (getSat is not null && infer is not null)
+            AddRatio(lines, $"{name} rps / GET rps at {sat} callers", "rps", round => Pair(Find(name, "closed", sat, round), Find("get", "closed", sat, round), static r => r.Rps));
+        }
+
+        if (InProcess is { Mobilenet.Count: > 0 } raw)
+        {
+            foreach (var batch in raw.Mobilenet)
             {
-                lines.Add(string.Create(Inv, $"{name} rps / GET rps at {sat} callers: {infer.Rps:0} / {getSat.Rps:0} = **{infer.Rps / getSat.Rps:0.00}**"));
+                AddRatio(lines, $"mobilenet_v2 images/s through the server at {sat} callers / raw session at batch {batch.Batch}", "img/s", round => Find("binary-mobilenet", "closed", sat, round) is { } m ? (m.Rps, batch.ImagesPerSecond) : null);
             }
         }
 
-        var mobilenet = Find("binary-mobilenet", "closed", sat);
-        if (mobilenet is not null && InProcess is { Mobilenet.Count: > 0 } raw)
-        {
-            var parts = raw.Mobilenet.Select(b => string.Create(Inv, $"{mobilenet.Rps:0.0} / {b.ImagesPerSecond:0.0} raw at batch {b.Batch} = **{mobilenet.Rps / b.ImagesPerSecond:0.00}**"));
-            lines.Add($"mobilenet_v2 images/s through the server at {sat} callers vs the raw session: {string.Join("; ", parts)}");
-        }
-
-        var wrkGet = FindWrk("get", 1);
-        var wrkJson = FindWrk("json-identity", 1);
-        if (wrkGet is not null && wrkJson is not null)
-        {
-            lines.Add(string.Create(Inv, $"wrk: JSON infer p50 / GET p50 at 1 connection: {wrkJson.Latency.P50:0} / {wrkGet.Latency.P50:0} µs = **{wrkJson.Latency.P50 / wrkGet.Latency.P50:0.00}**"));
-        }
-
-        var wrkGetSat = FindWrk("get", sat);
-        var wrkJsonSat = FindWrk("json-identity", sat);
-        if (wrkGetSat is not null && wrkJsonSat is not null)
-        {
-            lines.Add(string.Create(Inv, $"wrk: JSON infer rps / GET rps at {sat} connections: {wrkJsonSat.Rps:0} / {wrkGetSat.Rps:0} = **{wrkJsonSat.Rps / wrkGetSat.Rps:0.00}**"));
-        }
-
+        AddRatio(lines, "wrk: JSON infer p50 / GET p50 at 1 connection", "µs", round => PairWrk(FindWrk("json-identity", 1, round), FindWrk("get", 1, round), static w => w.Latency.P50));
+        AddRatio(lines, $"wrk: JSON infer rps / GET rps at {sat} connections", "rps", round => PairWrk(FindWrk("json-identity", sat, round), FindWrk("get", sat, round), static w => w.Rps));
         return lines;
+    }
+
+    private static (double, double)? Pair(RunResult? a, RunResult? b, Func<RunResult, double> value) =>
+        a is null || b is null ? null : (value(a), value(b));
+
+    private static (double, double)? PairWrk(WrkResult? a, WrkResult? b, Func<WrkResult, double> value) =>
+        a is null || b is null ? null : (value(a), value(b));
+
+    private void AddRatio(List<string> lines, string label, string unit, Func<int, (double Numerator, double Denominator)?> perRound, bool difference = false)
+    {
+        var pairs = new List<(double Numerator, double Denominator)>();
+        for (var round = 1; round <= Rounds; round++)
+        {
+            if (perRound(round) is { } pair && pair.Denominator > 0)
+            {
+                pairs.Add(pair);
+            }
+        }
+
+        if (pairs.Count == 0)
+        {
+            return;
+        }
+
+        var ratios = pairs.ConvertAll(static p => p.Numerator / p.Denominator);
+        var numerator = StartupResult.Median(pairs.ConvertAll(static p => p.Numerator));
+        var denominator = StartupResult.Median(pairs.ConvertAll(static p => p.Denominator));
+        var extra = difference ? string.Create(Inv, $", difference {numerator - denominator:0.0} {unit}") : string.Empty;
+        lines.Add(pairs.Count == 1
+            ? string.Create(Inv, $"{label}: {numerator:0.0#} / {denominator:0.0#} {unit} = **{ratios[0]:0.00}**{extra}")
+            : string.Create(Inv, $"{label}: median **{StartupResult.Median(ratios):0.00}** over {pairs.Count} rounds ({string.Join(", ", ratios.Select(static r => r.ToString("0.00", Inv)))}); medians {numerator:0.0#} / {denominator:0.0#} {unit}{extra}"));
     }
 
     public static string Mb(double bytes) => bytes <= 0 ? "-" : string.Create(Inv, $"{bytes / (1024.0 * 1024.0):0.0} MiB");

@@ -22,6 +22,9 @@ internal sealed class WrkResult
 
     public double Rps => Requests / Seconds;
 
+    /// <summary>Which round of --repeat this run belongs to, from 1.</summary>
+    public int Round { get; set; } = 1;
+
     /// <summary>How the cores were used; wrk itself counts under others.</summary>
     public CpuUse Cpu { get; set; }
 }
