@@ -16,8 +16,10 @@ internal sealed class LoadOptions
           --warmup S             warm-up seconds before each run, not recorded (default 2)
           --concurrency LIST     closed-model caller counts; 'sat' is --saturation (default 1,sat)
           --saturation N         callers for the saturation run (default 16)
-          --rate R|auto|off      open model at R requests/s; auto = half the scenario's closed saturation
-                                 throughput measured in this run (default auto)
+          --rate R|auto|off      open model at R requests/s; auto = --rate-fraction of the scenario's closed
+                                 saturation throughput measured in the same round (default auto)
+          --rate-fraction F      for --rate auto (default 0.25: the open client spends two to three times
+                                 the closed client's CPU per request, and shares the cores with the server)
           --connections N        connections the open model may use (default 32)
           --wrk on|off           cross-check get and json-identity with wrk (default on)
           --inprocess on|off     in-process ONNX Runtime baseline before the server starts (default on)
@@ -54,6 +56,8 @@ internal sealed class LoadOptions
     public double Rate { get; private set; } = double.NaN;
 
     public int Connections { get; private set; } = 32;
+
+    public double RateFraction { get; private set; } = 0.25;
 
     public bool Wrk { get; private set; } = true;
 
@@ -152,6 +156,7 @@ internal sealed class LoadOptions
                     }
 
                     break;
+                case "--rate-fraction": if (!TryPositive(arg, value, out var rf, out error)) { return null; } options.RateFraction = rf; break;
                 case "--connections": if (!TryCount(arg, value, 1, 4096, out var c, out error)) { return null; } options.Connections = c; break;
                 case "--wrk": if (!TryOnOff(arg, value, out var wrk, out error)) { return null; } options.Wrk = wrk; break;
                 case "--inprocess": if (!TryOnOff(arg, value, out var ip, out error)) { return null; } options.InProcess = ip; break;

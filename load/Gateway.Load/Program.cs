@@ -118,7 +118,7 @@ try
             if (double.IsNaN(rate))
             {
                 var highest = report.Runs.FindAll(r => r.Scenario == scenario && r.Model == "closed" && r.Round == round).MaxBy(static r => r.Callers);
-                rate = highest is null ? 0 : Math.Max(1, Math.Round(highest.Rps / 2));
+                rate = highest is null ? 0 : Math.Max(1, Math.Round(highest.Rps * options.RateFraction));
             }
 
             if (rate > 0)
