@@ -14,7 +14,16 @@ internal sealed partial class GatewayProcess : IDisposable
 {
     private const int SIGTERM = 15;
 
+    // Started gateways, stopped if the runner itself is interrupted (Ctrl+C or SIGTERM).
+    private static readonly List<GatewayProcess> s_running = [];
+
     private readonly Process _process;
+
+    private static readonly PosixSignalRegistration[] s_signals =
+    [
+        PosixSignalRegistration.Create(PosixSignal.SIGTERM, static _ => StopAll()),
+        PosixSignalRegistration.Create(PosixSignal.SIGINT, static _ => StopAll()),
+    ];
 
     private GatewayProcess(Process process, int port, long startedAt)
     {
@@ -65,7 +74,13 @@ internal sealed partial class GatewayProcess : IDisposable
 
         var startedAt = Stopwatch.GetTimestamp();
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {binary}");
-        return new GatewayProcess(process, port, startedAt);
+        var gateway = new GatewayProcess(process, port, startedAt);
+        lock (s_running)
+        {
+            s_running.Add(gateway);
+        }
+
+        return gateway;
     }
 
     /// <summary>
@@ -115,6 +130,14 @@ internal sealed partial class GatewayProcess : IDisposable
     /// <summary>SIGTERM, then a kill if it has not stopped within 10 s.</summary>
     public void Dispose()
     {
+        lock (s_running)
+        {
+            if (!s_running.Remove(this))
+            {
+                return;
+            }
+        }
+
         if (!_process.HasExited)
         {
             _ = kill(_process.Id, SIGTERM);
@@ -126,6 +149,20 @@ internal sealed partial class GatewayProcess : IDisposable
         }
 
         _process.Dispose();
+    }
+
+    private static void StopAll()
+    {
+        GatewayProcess[] running;
+        lock (s_running)
+        {
+            running = [.. s_running];
+        }
+
+        foreach (var gateway in running)
+        {
+            gateway.Dispose();
+        }
     }
 
     /// <summary>One raw HTTP/1.1 request so the probe itself costs next to nothing.</summary>
