@@ -61,6 +61,75 @@ run() {
     exec dotnet run -c Release --project src/Gateway/Gateway.csproj -- --model-repository "$ROOT/models" "$@"
 }
 
+# PostgreSQL 15 and Redis 7 for the identity tests: Debian's packages, loopback only, throwaway
+# data directories, non-default ports, random passwords. services_start exports where they are
+# (GATEWAY_TEST_POSTGRES, GATEWAY_TEST_REDIS, GATEWAY_TEST_REDIS_SERVER); services_stop ends
+# both and removes the data, and runs from a trap so a failed run cleans up too.
+SERVICES_DIR=""
+PG_BIN=/usr/lib/postgresql/15/bin
+
+# Runs a command as the owner of the throwaway data: initdb and postgres refuse to run as root.
+as_service_user() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+services_start() {
+    apt_ensure postgresql-15 redis-server python3
+    if [ -n "${GATEWAY_TEST_POSTGRES:-}" ] && [ -n "${GATEWAY_TEST_REDIS:-}" ]; then
+        # CI's service containers (or a developer's own servers) are already running.
+        log "using PostgreSQL and Redis from GATEWAY_TEST_POSTGRES and GATEWAY_TEST_REDIS"
+        export GATEWAY_TEST_REDIS_SERVER="$(command -v redis-server)"
+        return 0
+    fi
+    SERVICES_DIR="$(mktemp -d /tmp/gateway-services.XXXXXX)"
+    chmod 755 "$SERVICES_DIR"
+    local pg_port redis_port pg_password redis_password
+    pg_port=$(free_port)
+    redis_port=$(free_port)
+    pg_password="pg-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    redis_password="redis-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+
+    log "starting PostgreSQL 15 on 127.0.0.1:$pg_port and Redis 7 on 127.0.0.1:$redis_port (data in $SERVICES_DIR)"
+    mkdir -p "$SERVICES_DIR/pg" "$SERVICES_DIR/redis"
+    printf '%s\n' "$pg_password" > "$SERVICES_DIR/pgpass"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres "$SERVICES_DIR/pg" "$SERVICES_DIR/pgpass"; fi
+    as_service_user "$PG_BIN/initdb" -D "$SERVICES_DIR/pg/data" -U gateway --pwfile="$SERVICES_DIR/pgpass" \
+        --auth=scram-sha-256 -E UTF8 --no-sync >"$SERVICES_DIR/initdb.log" 2>&1
+    rm -f "$SERVICES_DIR/pgpass"
+    as_service_user "$PG_BIN/pg_ctl" -D "$SERVICES_DIR/pg/data" -l "$SERVICES_DIR/pg/postgres.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $SERVICES_DIR/pg -c fsync=off -c max_connections=300" start >/dev/null
+
+    redis-server --port "$redis_port" --bind 127.0.0.1 --requirepass "$redis_password" --save "" --appendonly no \
+        --dir "$SERVICES_DIR/redis" --daemonize yes --pidfile "$SERVICES_DIR/redis/redis.pid" \
+        --logfile "$SERVICES_DIR/redis/redis.log"
+    local i
+    for i in $(seq 1 50); do
+        redis-cli -h 127.0.0.1 -p "$redis_port" -a "$redis_password" --no-auth-warning ping 2>/dev/null | grep -q PONG && break
+        sleep 0.1
+    done
+
+    export GATEWAY_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=gateway;Password=$pg_password;Database=postgres;Pooling=true"
+    export GATEWAY_TEST_REDIS="127.0.0.1:$redis_port,password=$redis_password"
+    export GATEWAY_TEST_REDIS_SERVER="$(command -v redis-server)"
+}
+
+services_stop() {
+    [ -n "$SERVICES_DIR" ] && [ -d "$SERVICES_DIR" ] || return 0
+    log "stopping PostgreSQL and Redis"
+    if [ -f "$SERVICES_DIR/pg/data/postmaster.pid" ]; then
+        as_service_user "$PG_BIN/pg_ctl" -D "$SERVICES_DIR/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -f "$SERVICES_DIR/redis/redis.pid" ]; then
+        kill "$(cat "$SERVICES_DIR/redis/redis.pid")" 2>/dev/null || true
+    fi
+    rm -rf "$SERVICES_DIR"
+    SERVICES_DIR=""
+}
+
 # Sums the counters of every TRX file written by this run.
 summarise() {
     local passed=0 failed=0 skipped=0 f counters
@@ -87,10 +156,22 @@ test_all() {
     log "building the solution"
     dotnet build Gateway.sln -c Release -nologo -clp:NoSummary -warnaserror >&2
 
-    log "running the tests"
-    local rc=0
-    GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test Gateway.sln -c Release --no-build \
-        --logger "trx" --logger "console;verbosity=minimal" --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    log "installing the deployment validators (npm)"
+    command -v npm >/dev/null || apt_ensure nodejs npm
+    apt_ensure umoci skopeo ca-certificates
+    npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error >&2
+
+    services_start >&2
+    trap services_stop EXIT
+    local rc=0 project name
+    for project in tests/*/*.csproj; do
+        name=$(basename "$project" .csproj)
+        log "running $name"
+        # One TRX per project with a fixed name: solution-wide runs name files by the second and can collide.
+        GATEWAY_BINARY="$PUBLISH_DIR/gateway" dotnet test "$project" -c Release --no-build \
+            --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
+            --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    done
 
     read -r passed failed skipped < <(summarise)
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
@@ -102,6 +183,7 @@ test_all() {
     else
         echo "tests: $passed passed, $failed failed"
     fi
+    services_stop >&2
     [ "$failed" -eq 0 ]
 }
 

@@ -44,7 +44,7 @@ public class InferHandlerBenchmarks
         var models = BenchModels.Shared;
         var payload = Case.Prepare(models.Fixtures);
         _model = models.Get(payload.Model);
-        _handler = new InferHandler(models.Repository, Microsoft.Extensions.Options.Options.Create(models.Options), NullLogger<InferHandler>.Instance);
+        _handler = new InferHandler(models.Repository, Microsoft.Extensions.Options.Options.Create(models.Options), TimeProvider.System, NullLogger<InferHandler>.Instance);
         _exchange = new InProcessExchange(payload);
 
         Handler().GetAwaiter().GetResult();

@@ -14,7 +14,8 @@ namespace Gateway.Benchmarks;
 /// <see cref="HttpClient"/> connection: a constant GET against V2 infer on identity. Time and
 /// allocations include the client's side, so read these as ratios; the load runner
 /// (<c>./build.sh load</c>) measures the published binary from outside.
-/// Logging is at Warning so console output is not what is measured.
+/// Logging is at Warning so console output is not what is measured, and authentication is off
+/// (<c>Auth.AuthenticationBenchmarks</c> measures it).
 /// </summary>
 [MemoryDiagnoser]
 public class LoopbackBenchmarks
@@ -31,7 +32,7 @@ public class LoopbackBenchmarks
     public void Setup()
     {
         var models = BenchModels.Shared;
-        string[] args = ["--urls", "http://127.0.0.1:0", "--model-repository", models.Options.ModelRepository, "--Logging:LogLevel:Default", "Warning"];
+        string[] args = ["--urls", "http://127.0.0.1:0", "--model-repository", models.Options.ModelRepository, "--Logging:LogLevel:Default", "Warning", "--Auth:Mode", "none"];
         _app = GatewayHost.Build(args);
         _app.StartAsync().GetAwaiter().GetResult();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -61,6 +61,10 @@ internal sealed partial class GatewayProcess : IDisposable
         info.ArgumentList.Add($"http://127.0.0.1:{port}");
         info.ArgumentList.Add("--model-repository");
         info.ArgumentList.Add(repository);
+
+        // The scenarios measure the protocol path; authentication is measured by its own
+        // benchmark. A later --server-arg=--Auth:Mode=jwt wins (the last value of a key wins).
+        info.ArgumentList.Add("--Auth:Mode=none");
         foreach (var arg in options.ServerArgs)
         {
             info.ArgumentList.Add(arg);

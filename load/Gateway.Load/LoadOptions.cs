@@ -26,7 +26,8 @@ internal sealed class LoadOptions
           --startup-runs N       exec-to-ready runs with and without models, median reported (default 5; 0 skips)
           --sample-repository D  repository for the 'with models' start-up figure (default models)
           --repo-models LIST     fixture models in the load server's repository (default identity,add_sub,mobilenet_v2)
-          --server-arg ARG       extra gateway argument, repeatable (e.g. --server-arg=--Logging:LogLevel:Default=Warning)
+          --server-arg ARG       extra gateway argument, repeatable (e.g. --server-arg=--Logging:LogLevel:Default=Warning);
+                                 the gateway always gets --Auth:Mode=none first, which a later --server-arg may override
           --server-env K=V       extra gateway environment variable, repeatable
           --server-log PATH      where the gateway's console output goes (default /dev/null)
           --quiet-wait S         before each run, wait up to S seconds for other processes to use under

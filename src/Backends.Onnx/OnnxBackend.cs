@@ -81,7 +81,7 @@ public sealed class OnnxBackend : IBackend
         }
         catch (OnnxRuntimeException ex)
         {
-            return LoadResult.Failure(BackendErrorKind.LoadFailed, $"ONNX Runtime could not load '{request.ModelPath}': {ex.Message}");
+            return LoadResult.Failure(BackendErrorKind.LoadFailed, $"ONNX Runtime could not load the model: {ex.Message}");
         }
         catch (Exception ex) when (ex is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException)
         {

@@ -1,6 +1,11 @@
 using Gateway.Hosting;
 using Microsoft.Extensions.Options;
 
+if (Probe.IsRequested(args))
+{
+    return await Probe.RunAsync(args, Console.Error);
+}
+
 try
 {
     var app = GatewayHost.Build(args);

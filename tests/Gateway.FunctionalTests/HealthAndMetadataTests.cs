@@ -26,7 +26,7 @@ public class HealthAndMetadataTests(ReferenceServerFixture fixture)
         using var json = JsonDocument.Parse(await Client.GetStringAsync("/v2"));
         Assert.Equal("inference-gateway", json.RootElement.GetProperty("name").GetString());
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("version").GetString()));
-        Assert.Equal(["binary_tensor_data", "model_configuration"], json.RootElement.GetProperty("extensions").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["binary_tensor_data", "model_configuration", "model_repository", "schedule_policy", "statistics"], json.RootElement.GetProperty("extensions").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]

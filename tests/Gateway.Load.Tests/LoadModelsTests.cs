@@ -19,7 +19,7 @@ public sealed class LoadModelsTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _repository = ReferenceModels.CreateRepository("identity");
-        _app = GatewayHost.Build(["--urls", "http://127.0.0.1:0", "--model-repository", _repository, "--Logging:LogLevel:Default", "Warning"]);
+        _app = GatewayHost.Build(["--urls", "http://127.0.0.1:0", "--model-repository", _repository, "--Logging:LogLevel:Default", "Warning", "--Auth:Mode", "none"]);
         await _app.StartAsync();
         _address = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         var deadline = DateTime.UtcNow.AddSeconds(60);

@@ -1,8 +1,10 @@
 using Gateway.Abstractions;
+using Gateway.Auth;
 using Gateway.Backends.Onnx;
 using Gateway.Protocol;
 using Gateway.Repository;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
@@ -54,6 +56,7 @@ public static class GatewayHost
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -62,15 +65,21 @@ public static class GatewayHost
 
         var services = builder.Services;
         services.AddSingleton(Options.Create(options));
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IBackend, OnnxBackend>();
         services.AddSingleton<ModelRepository>();
         services.AddHostedService<RepositoryLoader>();
         services.AddSingleton<InferHandler>();
+        builder.AddGatewayAuth();
 
         var app = builder.Build();
+        app.UseGatewayAuth();
         app.MapV2();
+        app.MapRepository();
+        app.MapStatistics();
+        app.MapAuth();
         app.MapFallback(static context => HttpErrors.WriteAsync(
-            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"));
+            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
         return app;
     }
 }

@@ -3,7 +3,7 @@ using Gateway.Repository;
 
 namespace Gateway.Protocol;
 
-/// <summary>Resolves <c>{model}</c> and optional <c>{version}</c> route values to a loaded version.</summary>
+/// <summary>Resolves <c>{model}</c> and optional <c>{version}</c> route values to a served version.</summary>
 internal static class ModelRoute
 {
     public static bool TryResolve(HttpContext http, ModelRepository repository, out ModelVersion model, out int status, out string message)
@@ -13,8 +13,9 @@ internal static class ModelRoute
         var name = routeValues["model"] as string ?? string.Empty;
         if (!repository.TryGetModel(name, out var served))
         {
-            status = StatusCodes.Status404NotFound;
-            message = $"unknown model '{name}'";
+            var reason = repository.UnavailableReason(name);
+            status = reason is null ? StatusCodes.Status404NotFound : StatusCodes.Status503ServiceUnavailable;
+            message = reason is null ? $"unknown model '{name}'" : $"model '{name}' is not available: {reason}";
             return false;
         }
 
@@ -37,6 +38,31 @@ internal static class ModelRoute
         status = StatusCodes.Status200OK;
         message = string.Empty;
         return true;
+    }
+
+    /// <summary>
+    /// Resolves and takes a hold on the version, so it cannot be freed while the request uses it.
+    /// A version retired between lookup and hold is looked up again in the new snapshot.
+    /// </summary>
+    public static bool TryAcquire(HttpContext http, ModelRepository repository, out ModelVersion model, out int status, out string message)
+    {
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            if (!TryResolve(http, repository, out model, out status, out message))
+            {
+                return false;
+            }
+
+            if (model.TryAcquire())
+            {
+                return true;
+            }
+        }
+
+        model = null!;
+        status = StatusCodes.Status503ServiceUnavailable;
+        message = "the model is being replaced; retry";
+        return false;
     }
 
     public static string ServedVersions(ServedModel served)

@@ -1,5 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
+using Gateway.Auth;
+using Gateway.Hosting;
 using Gateway.Repository;
 
 namespace Gateway.Protocol;
@@ -11,12 +13,13 @@ namespace Gateway.Protocol;
 internal static class V2Endpoints
 {
     /// <summary>Extensions listed by <c>GET /v2</c>: only what is implemented.</summary>
-    public static readonly string[] Extensions = ["binary_tensor_data", "model_configuration"];
+    public static readonly string[] Extensions = ["binary_tensor_data", "model_configuration", "model_repository", "schedule_policy", "statistics"];
 
     public static void MapV2(this IEndpointRouteBuilder app)
     {
         var repository = app.ServiceProvider.GetRequiredService<ModelRepository>();
         var infer = app.ServiceProvider.GetRequiredService<InferHandler>();
+        var readiness = app.ServiceProvider.GetServices<IReadinessCheck>().ToArray();
         var serverMetadata = JsonSerializer.SerializeToUtf8Bytes(
             new ServerMetadataResponse { Name = "inference-gateway", Version = ServerVersion, Extensions = Extensions },
             V2JsonContext.Default.ServerMetadataResponse);
@@ -25,13 +28,27 @@ internal static class V2Endpoints
         {
             context.Response.StatusCode = StatusCodes.Status200OK;
             return Task.CompletedTask;
-        });
+        }).AllowOpen();
 
-        app.MapGet("/v2/health/ready", context => repository.IsReady
-            ? WriteEmpty(context)
-            : HttpErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, repository.NotReadyReason));
+        app.MapGet("/v2/health/ready", context =>
+        {
+            if (!repository.IsReady)
+            {
+                return HttpErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, repository.NotReadyReason);
+            }
 
-        app.MapGet("/v2", context => WriteJson(context, serverMetadata));
+            foreach (var check in readiness)
+            {
+                if (check.NotReadyReason is { } reason)
+                {
+                    return HttpErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, reason);
+                }
+            }
+
+            return WriteEmpty(context);
+        }).AllowOpen();
+
+        app.MapGet("/v2", context => WriteJson(context, serverMetadata)).RequireRole(Role.Viewer);
 
         RequestDelegate metadata = context =>
         {
@@ -48,14 +65,14 @@ internal static class V2Endpoints
 
             return WriteJson(context, served.MetadataJson);
         };
-        app.MapGet("/v2/models/{model}", metadata);
-        app.MapGet("/v2/models/{model}/versions/{version}", metadata);
+        app.MapGet("/v2/models/{model}", metadata).RequireRole(Role.Viewer);
+        app.MapGet("/v2/models/{model}/versions/{version}", metadata).RequireRole(Role.Viewer);
 
         RequestDelegate ready = context => ModelRoute.TryResolve(context, repository, out _, out var status, out var message)
             ? WriteEmpty(context)
             : HttpErrors.WriteAsync(context, status, message);
-        app.MapGet("/v2/models/{model}/ready", ready);
-        app.MapGet("/v2/models/{model}/versions/{version}/ready", ready);
+        app.MapGet("/v2/models/{model}/ready", ready).RequireRole(Role.Viewer);
+        app.MapGet("/v2/models/{model}/versions/{version}/ready", ready).RequireRole(Role.Viewer);
 
         RequestDelegate config = context =>
         {
@@ -66,11 +83,11 @@ internal static class V2Endpoints
 
             return WriteJson(context, model.ConfigJson);
         };
-        app.MapGet("/v2/models/{model}/config", config);
-        app.MapGet("/v2/models/{model}/versions/{version}/config", config);
+        app.MapGet("/v2/models/{model}/config", config).RequireRole(Role.Viewer);
+        app.MapGet("/v2/models/{model}/versions/{version}/config", config).RequireRole(Role.Viewer);
 
-        app.MapPost("/v2/models/{model}/infer", infer.HandleAsync);
-        app.MapPost("/v2/models/{model}/versions/{version}/infer", infer.HandleAsync);
+        app.MapPost("/v2/models/{model}/infer", infer.HandleAsync).RequireRole(Role.Worker);
+        app.MapPost("/v2/models/{model}/versions/{version}/infer", infer.HandleAsync).RequireRole(Role.Worker);
     }
 
     private static string ServerVersion =>

@@ -58,6 +58,20 @@ internal sealed class ModelConfig
     /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     [JsonPropertyName("device")]
     public string? Device { get; set; }
+
+    /// <summary>Limits inference to the listed roles or users (see <c>docs/AUTH.md</c>).</summary>
+    [JsonPropertyName("access")]
+    public AccessConfig? Access { get; set; }
+}
+
+/// <summary><c>"access": {"roles": ["worker"], "users": ["alice"]}</c>: who may run the model.</summary>
+internal sealed class AccessConfig
+{
+    [JsonPropertyName("roles")]
+    public string[]? Roles { get; set; }
+
+    [JsonPropertyName("users")]
+    public string[]? Users { get; set; }
 }
 
 internal sealed class TensorConfig
@@ -106,9 +120,6 @@ internal sealed class DynamicBatchingConfig
 
     [JsonPropertyName("default_priority_level")]
     public int DefaultPriorityLevel { get; set; }
-
-    [JsonPropertyName("preserve_ordering")]
-    public bool PreserveOrdering { get; set; }
 }
 
 /// <summary>Exactly one of the three policies, as Triton names them.</summary>

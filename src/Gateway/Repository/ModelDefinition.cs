@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Gateway.Abstractions;
+using Gateway.Scheduling;
 
 namespace Gateway.Repository;
 
@@ -43,6 +44,11 @@ internal sealed class ModelDefinition
 
     public IReadOnlyList<long> SpecificVersions { get; init; } = [];
 
+    /// <summary>Queueing, batching and instances for every version of this model.</summary>
+    public SchedulingPolicy Scheduling { get; init; } = new();
+    /// <summary>Who may run inference on the model, when its config restricts it.</summary>
+    public Auth.ModelAccessRule? Access { get; init; }
+
     /// <summary>Where errors about this model point: the config file or the model directory.</summary>
     public string Source => ConfigPath ?? Name;
 
@@ -72,7 +78,14 @@ internal sealed class ModelDefinition
     /// Reads and checks a model directory's configuration. Returns null and sets
     /// <paramref name="error"/> (naming the file and the field) when it is unusable.
     /// </summary>
-    public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, out string error)
+    public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, out string error) =>
+        Read(modelDirectory, backends, TimeSpan.Zero, out error);
+
+    /// <summary>
+    /// As <see cref="Read(string, IReadOnlyList{IBackend}, out string)"/>, with the host's
+    /// threshold for running short unbatched models on the request's thread.
+    /// </summary>
+    public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, TimeSpan inlineThreshold, out string error)
     {
         var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDirectory));
         var configPath = Path.Combine(modelDirectory, "config.json");
@@ -122,7 +135,9 @@ internal sealed class ModelDefinition
         if (!TryResolveInstances(config, out var instances, out var device, out error)
             || !TryReadParameters(config, out var parameters, out error)
             || !TryCheckTensors(config, out error)
-            || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error))
+            || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error)
+            || !TryReadScheduling(config, instances, inlineThreshold, out var scheduling, out error)
+            || !Auth.ModelAccessRule.TryCreate(config.Access, out var access, out error))
         {
             error = $"{where}: {error}";
             return null;
@@ -142,6 +157,8 @@ internal sealed class ModelDefinition
             VersionPolicy = policy,
             LatestCount = latest,
             SpecificVersions = specific,
+            Scheduling = scheduling,
+            Access = access,
         };
     }
 
@@ -512,6 +529,80 @@ internal sealed class ModelDefinition
             specific = versions;
         }
 
+        return true;
+    }
+
+    private static bool TryReadScheduling(ModelConfig config, int instances, TimeSpan inlineThreshold, out SchedulingPolicy policy, out string error)
+    {
+        error = string.Empty;
+        var batching = config.DynamicBatching;
+        if (batching is null)
+        {
+            policy = new SchedulingPolicy { InstanceCount = instances, MaxBatchSize = config.MaxBatchSize, InlineThreshold = inlineThreshold };
+            return true;
+        }
+
+        policy = new SchedulingPolicy();
+        if (config.MaxBatchSize < 1)
+        {
+            error = "dynamic_batching needs max_batch_size of 1 or more";
+            return false;
+        }
+
+        var preferred = batching.PreferredBatchSize ?? [];
+        foreach (var size in preferred)
+        {
+            if (size < 1 || size > config.MaxBatchSize)
+            {
+                error = $"dynamic_batching.preferred_batch_size {size} must be from 1 to max_batch_size {config.MaxBatchSize}";
+                return false;
+            }
+        }
+
+        if (batching.MaxQueueDelayMicroseconds is < 0 or > 60_000_000)
+        {
+            error = $"dynamic_batching.max_queue_delay_microseconds must be from 0 to 60000000 (got {batching.MaxQueueDelayMicroseconds})";
+            return false;
+        }
+
+        if (batching.MaxQueueSize < 0)
+        {
+            error = $"dynamic_batching.max_queue_size must not be negative (got {batching.MaxQueueSize})";
+            return false;
+        }
+
+        if (batching.DefaultTimeoutMicroseconds < 0)
+        {
+            error = $"dynamic_batching.default_timeout_microseconds must not be negative (got {batching.DefaultTimeoutMicroseconds})";
+            return false;
+        }
+
+        if (batching.PriorityLevels is < 0 or > 16)
+        {
+            error = $"dynamic_batching.priority_levels must be from 0 to 16 (got {batching.PriorityLevels})";
+            return false;
+        }
+
+        var defaultLevel = batching.DefaultPriorityLevel;
+        if (batching.PriorityLevels > 0 && (defaultLevel < 1 || defaultLevel > batching.PriorityLevels))
+        {
+            error = $"dynamic_batching.default_priority_level must be from 1 to priority_levels {batching.PriorityLevels} (got {defaultLevel})";
+            return false;
+        }
+
+        var sorted = preferred.Distinct().Order().ToArray();
+        policy = new SchedulingPolicy
+        {
+            Batching = true,
+            MaxBatchSize = config.MaxBatchSize,
+            PreferredBatchSizes = sorted,
+            MaxQueueDelay = TimeSpan.FromMicroseconds(batching.MaxQueueDelayMicroseconds),
+            MaxQueueSize = batching.MaxQueueSize > 0 ? batching.MaxQueueSize : SchedulingPolicy.DefaultMaxQueueSize,
+            DefaultTimeout = TimeSpan.FromMicroseconds(batching.DefaultTimeoutMicroseconds),
+            PriorityLevels = batching.PriorityLevels,
+            DefaultPriorityLevel = batching.PriorityLevels > 0 ? defaultLevel : 1,
+            InstanceCount = instances,
+        };
         return true;
     }
 

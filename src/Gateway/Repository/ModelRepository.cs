@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Globalization;
+using System.Text;
 using Gateway.Abstractions;
 using Gateway.Hosting;
 using Microsoft.Extensions.Options;
@@ -18,25 +19,34 @@ internal enum ModelState
 /// <summary>One row of the repository index.</summary>
 internal sealed record ModelStatus(string Name, string? Version, ModelState State, string Reason);
 
+/// <summary>The result of a load or unload through the repository API.</summary>
+internal readonly record struct RepositoryResult(int StatusCode, string? Error);
+
 /// <summary>
-/// The model repository: scans <c>DIR/&lt;model&gt;/&lt;version&gt;/</c>, loads each model through
-/// its backend and publishes an immutable snapshot that the request path reads without locks.
-/// A model that fails to load is reported with its file and reason; the others still load.
+/// The model repository: scans <c>DIR/&lt;model&gt;/&lt;version&gt;/</c>, loads and warms each
+/// model through its backend, and publishes an immutable snapshot that the request path reads
+/// without locks. Loads, reloads and unloads are atomic: a new model is loaded and warmed while
+/// the old one keeps serving, then swapped in; the old versions finish what they hold before
+/// they are freed. A model that fails to load is reported with its file and reason; the others
+/// still load, and on a reload the old model stays.
 /// </summary>
 internal sealed partial class ModelRepository : IDisposable
 {
     private readonly GatewayOptions _options;
     private readonly IReadOnlyList<IBackend> _backends;
+    private readonly TimeProvider _time;
     private readonly ILogger<ModelRepository> _logger;
+    private readonly SemaphoreSlim _mutation = new(1, 1);
     private readonly ConcurrentDictionary<string, ModelStatus[]> _status = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Task, bool> _retiring = new();
     private FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
     private volatile bool _initialLoadComplete;
-    private int _failures;
 
-    public ModelRepository(IOptions<GatewayOptions> options, IEnumerable<IBackend> backends, ILogger<ModelRepository> logger)
+    public ModelRepository(IOptions<GatewayOptions> options, IEnumerable<IBackend> backends, TimeProvider time, ILogger<ModelRepository> logger)
     {
         _options = options.Value;
         _backends = [.. backends];
+        _time = time;
         _logger = logger;
     }
 
@@ -44,26 +54,82 @@ internal sealed partial class ModelRepository : IDisposable
     public string Root => _options.ModelRepository;
 
     /// <summary>True once the start-up load has finished (and, under strict readiness, nothing failed).</summary>
-    public bool IsReady => _initialLoadComplete && (!_options.StrictReadiness || Volatile.Read(ref _failures) == 0);
+    public bool IsReady => _initialLoadComplete && (!_options.StrictReadiness || FailedCount == 0);
 
     /// <summary>Why the server is not ready, for the readiness endpoint's body.</summary>
     public string NotReadyReason => !_initialLoadComplete
         ? "models are still loading"
-        : $"{Volatile.Read(ref _failures)} model(s) failed to load and strict readiness is on";
+        : $"{FailedCount} model(s) failed to load and strict readiness is on";
 
     /// <summary>The models being served, keyed by name.</summary>
     public FrozenDictionary<string, ServedModel> Models => Volatile.Read(ref _models);
 
+    private int FailedCount
+    {
+        get
+        {
+            var failed = 0;
+            foreach (var (_, rows) in _status)
+            {
+                foreach (var row in rows)
+                {
+                    if (row.State == ModelState.Unavailable && row.Reason != UnloadedReason)
+                    {
+                        failed++;
+                        break;
+                    }
+                }
+            }
+
+            return failed;
+        }
+    }
+
+    private const string UnloadedReason = "unloaded";
+
     /// <summary>Looks a model up by name (the request path's only repository call).</summary>
     public bool TryGetModel(string name, out ServedModel model) => Volatile.Read(ref _models).TryGetValue(name, out model!);
 
-    /// <summary>Every model and version the repository knows, with state and reason.</summary>
+    /// <summary>Why a known model is not being served, or null when the name is unknown.</summary>
+    public string? UnavailableReason(string name)
+    {
+        if (!_status.TryGetValue(name, out var rows))
+        {
+            return null;
+        }
+
+        foreach (var row in rows)
+        {
+            if (row.State != ModelState.Ready)
+            {
+                return row.State == ModelState.Loading ? "it is loading" : row.Reason;
+            }
+        }
+
+        return "it is not loaded";
+    }
+
+    /// <summary>Every model in the repository directory or known to the server, with state and reason.</summary>
     public List<ModelStatus> Index()
     {
         var rows = new List<ModelStatus>();
-        foreach (var (_, statuses) in _status)
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, statuses) in _status)
         {
+            seen.Add(name);
             rows.AddRange(statuses);
+        }
+
+        if (Directory.Exists(Root))
+        {
+            foreach (var directory in Directory.EnumerateDirectories(Root))
+            {
+                var name = Path.GetFileName(directory);
+                if (seen.Add(name))
+                {
+                    rows.Add(new ModelStatus(name, null, ModelState.Unavailable, "not loaded"));
+                }
+            }
         }
 
         rows.Sort(static (a, b) =>
@@ -77,9 +143,10 @@ internal sealed partial class ModelRepository : IDisposable
     /// <summary>Loads every model directory; called once at start-up.</summary>
     public async Task LoadAllAsync(CancellationToken cancellationToken)
     {
+        await _mutation.WaitAsync(cancellationToken);
         try
         {
-            var root = _options.ModelRepository;
+            var root = Root;
             if (!Directory.Exists(root))
             {
                 Log.RepositoryMissing(_logger, Path.GetFullPath(root));
@@ -90,7 +157,8 @@ internal sealed partial class ModelRepository : IDisposable
             Array.Sort(directories, StringComparer.Ordinal);
             foreach (var directory in directories)
             {
-                _status[Path.GetFileName(directory)] = [new ModelStatus(Path.GetFileName(directory), null, ModelState.Loading, string.Empty)];
+                var name = Path.GetFileName(directory);
+                _status[name] = [new ModelStatus(name, null, ModelState.Loading, string.Empty)];
             }
 
             var parallelism = _options.LoadParallelism > 0 ? _options.LoadParallelism : Environment.ProcessorCount;
@@ -98,9 +166,9 @@ internal sealed partial class ModelRepository : IDisposable
             await Parallel.ForEachAsync(
                 directories,
                 new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken },
-                (directory, _) =>
+                (directory, _token) =>
                 {
-                    if (LoadModel(directory) is { } model)
+                    if (LoadModel(directory, replacing: null, out _) is { } model)
                     {
                         loaded.Add(model);
                     }
@@ -115,13 +183,119 @@ internal sealed partial class ModelRepository : IDisposable
             }
 
             Volatile.Write(ref _models, models.ToFrozenDictionary(StringComparer.Ordinal));
-            Log.RepositoryLoaded(_logger, models.Count, Volatile.Read(ref _failures), Path.GetFullPath(root));
+            Log.RepositoryLoaded(_logger, models.Count, FailedCount, Path.GetFullPath(root));
         }
         finally
         {
             _initialLoadComplete = true;
+            _mutation.Release();
         }
     }
+
+    /// <summary>
+    /// Loads or reloads one model from disk. The current versions keep serving until the new ones
+    /// are warmed up and swapped in; if loading fails they stay and the error is returned.
+    /// </summary>
+    public async Task<RepositoryResult> LoadModelAsync(string name, CancellationToken cancellationToken)
+    {
+        var directory = Path.Combine(Root, name);
+        if (!IsPlainName(name) || !Directory.Exists(directory))
+        {
+            return new RepositoryResult(StatusCodes.Status404NotFound, $"no model directory '{name}' in the repository {Path.GetFullPath(Root)}");
+        }
+
+        await _mutation.WaitAsync(cancellationToken);
+        try
+        {
+            TryGetModel(name, out var current);
+            var model = await Task.Run(() => LoadModel(directory, current, out var error) ?? (object)error, cancellationToken);
+            if (model is string failure)
+            {
+                return new RepositoryResult(StatusCodes.Status400BadRequest, failure);
+            }
+
+            Publish(name, (ServedModel)model);
+            if (current is not null)
+            {
+                // The old versions drain in the background: requests holding them finish first.
+                _ = Retire(current);
+            }
+
+            return new RepositoryResult(StatusCodes.Status200OK, null);
+        }
+        finally
+        {
+            _mutation.Release();
+        }
+    }
+
+    /// <summary>Stops serving a model; requests already holding it finish first.</summary>
+    public async Task<RepositoryResult> UnloadModelAsync(string name, CancellationToken cancellationToken)
+    {
+        await _mutation.WaitAsync(cancellationToken);
+        Task? retired = null;
+        try
+        {
+            if (!TryGetModel(name, out var current))
+            {
+                return _status.ContainsKey(name)
+                    ? new RepositoryResult(StatusCodes.Status200OK, null)
+                    : new RepositoryResult(StatusCodes.Status404NotFound, $"unknown model '{name}'");
+            }
+
+            Publish(name, null);
+            _status[name] = [new ModelStatus(name, null, ModelState.Unavailable, UnloadedReason)];
+            retired = Retire(current);
+            Log.ModelUnloaded(_logger, name);
+        }
+        finally
+        {
+            _mutation.Release();
+        }
+
+        await retired;
+        return new RepositoryResult(StatusCodes.Status200OK, null);
+    }
+
+    /// <summary>
+    /// Compares the repository directory with what is served: new or changed models are loaded,
+    /// removed ones unloaded. Failed loads are not retried until their files change again.
+    /// </summary>
+    public async Task PollOnceAsync(Dictionary<string, string> attempted, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(Root))
+        {
+            return;
+        }
+
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var directory in Directory.GetDirectories(Root))
+        {
+            var name = Path.GetFileName(directory);
+            present.Add(name);
+            var fingerprint = Fingerprint(directory);
+            var served = TryGetModel(name, out var model) ? model.Fingerprint : null;
+            if (fingerprint == served || (attempted.TryGetValue(name, out var tried) && tried == fingerprint))
+            {
+                continue;
+            }
+
+            attempted[name] = fingerprint;
+            var result = await LoadModelAsync(name, cancellationToken);
+            Log.PollReloaded(_logger, name, result.Error ?? "loaded");
+        }
+
+        foreach (var (name, _) in Models)
+        {
+            if (!present.Contains(name))
+            {
+                await UnloadModelAsync(name, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Waits for versions being retired (shutdown).</summary>
+    public Task DrainAsync() => Task.WhenAll(_retiring.Keys);
 
     public void Dispose()
     {
@@ -130,27 +304,61 @@ internal sealed partial class ModelRepository : IDisposable
         {
             foreach (var version in model.Versions)
             {
-                version.Dispose();
+                version.DisposeNow();
             }
         }
+
+        _mutation.Dispose();
     }
 
-    /// <summary>Loads the served versions of one model directory; null when none could load.</summary>
-    private ServedModel? LoadModel(string directory)
+    private void Publish(string name, ServedModel? model)
+    {
+        var next = new Dictionary<string, ServedModel>(Models, StringComparer.Ordinal);
+        if (model is null)
+        {
+            next.Remove(name);
+        }
+        else
+        {
+            next[name] = model;
+        }
+
+        Volatile.Write(ref _models, next.ToFrozenDictionary(StringComparer.Ordinal));
+    }
+
+    private Task Retire(ServedModel model)
+    {
+        var tasks = new Task[model.Versions.Count];
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            tasks[i] = model.Versions[i].RetireAsync();
+        }
+
+        var all = Task.WhenAll(tasks);
+        _retiring[all] = true;
+        _ = all.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _retiring, TaskScheduler.Default);
+        return all;
+    }
+
+    /// <summary>
+    /// Loads and warms the served versions of one model directory. Returns null (with the error)
+    /// when nothing could be served; on a reload (<paramref name="replacing"/>) the statuses of the
+    /// current versions are kept so the index still shows what serves.
+    /// </summary>
+    private ServedModel? LoadModel(string directory, ServedModel? replacing, out string error)
     {
         var name = Path.GetFileName(directory);
-        var definition = ModelDefinition.Read(directory, _backends, out var error);
+        var fingerprint = Fingerprint(directory);
+        var definition = ModelDefinition.Read(directory, _backends, TimeSpan.FromMicroseconds(_options.InlineExecutionMicroseconds), out error);
         if (definition is null)
         {
-            Fail(name, null, error);
-            return null;
+            return Fail(name, error, replacing);
         }
 
         var present = new List<long>();
         foreach (var versionDirectory in Directory.EnumerateDirectories(directory))
         {
-            var versionName = Path.GetFileName(versionDirectory);
-            if (long.TryParse(versionName, NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0)
+            if (long.TryParse(Path.GetFileName(versionDirectory), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0)
             {
                 present.Add(version);
             }
@@ -159,23 +367,24 @@ internal sealed partial class ModelRepository : IDisposable
         var selected = definition.SelectVersions(present);
         if (selected.Count == 0)
         {
-            Fail(name, null, present.Count == 0
+            error = present.Count == 0
                 ? $"{directory}: no numeric version directories (expected {directory}/1/{definition.ModelFileName})"
-                : $"{definition.Source}: the version policy selects none of the versions present ({string.Join(", ", present)})");
-            return null;
+                : $"{definition.Source}: the version policy selects none of the versions present ({string.Join(", ", present)})";
+            return Fail(name, error, replacing);
         }
 
         var versions = new List<ModelVersion>(selected.Count);
         var statuses = new List<ModelStatus>(selected.Count);
+        var errors = new StringBuilder();
         foreach (var version in selected)
         {
-            var loaded = LoadVersion(definition, directory, version, out error);
             var versionText = version.ToString(CultureInfo.InvariantCulture);
+            var loaded = LoadVersion(definition, directory, version, out var versionError);
             if (loaded is null)
             {
-                Interlocked.Increment(ref _failures);
-                Log.ModelFailed(_logger, name, versionText, error);
-                statuses.Add(new ModelStatus(name, versionText, ModelState.Unavailable, error));
+                Log.ModelFailed(_logger, name, versionText, versionError);
+                statuses.Add(new ModelStatus(name, versionText, ModelState.Unavailable, versionError));
+                errors.Append(errors.Length > 0 ? "; " : string.Empty).Append(versionError);
                 continue;
             }
 
@@ -184,11 +393,39 @@ internal sealed partial class ModelRepository : IDisposable
             statuses.Add(new ModelStatus(name, versionText, ModelState.Ready, string.Empty));
         }
 
+        error = errors.ToString();
+        if (versions.Count == 0 || (replacing is not null && error.Length > 0))
+        {
+            // On a reload, a partial failure keeps the old model whole rather than serving half.
+            foreach (var version in versions)
+            {
+                version.DisposeNow();
+            }
+
+            if (replacing is null)
+            {
+                _status[name] = [.. statuses];
+            }
+
+            return null;
+        }
+
         _status[name] = [.. statuses];
-        return versions.Count == 0 ? null : new ServedModel(definition, versions);
+        return new ServedModel(definition, versions, fingerprint);
     }
 
-    private static ModelVersion? LoadVersion(ModelDefinition definition, string directory, long version, out string error)
+    private ServedModel? Fail(string name, string error, ServedModel? replacing)
+    {
+        Log.ModelFailed(_logger, name, "-", error);
+        if (replacing is null)
+        {
+            _status[name] = [new ModelStatus(name, null, ModelState.Unavailable, error)];
+        }
+
+        return null;
+    }
+
+    private ModelVersion? LoadVersion(ModelDefinition definition, string directory, long version, out string error)
     {
         var path = Path.GetFullPath(Path.Combine(directory, version.ToString(CultureInfo.InvariantCulture), definition.ModelFileName));
         if (!File.Exists(path))
@@ -209,7 +446,10 @@ internal sealed partial class ModelRepository : IDisposable
 
         if (result.Error is { } loadError)
         {
-            error = $"{path}: {loadError.Message}";
+            // Backend settings come from the config, so name it too: either file may be at fault.
+            error = definition.ConfigPath is null
+                ? $"{path}: {loadError.Message}"
+                : $"{path} (configured by {definition.ConfigPath}): {loadError.Message}";
             return null;
         }
 
@@ -220,16 +460,46 @@ internal sealed partial class ModelRepository : IDisposable
             return null;
         }
 
+        var warmup = ModelWarmup.Run(runner, signature, definition);
+        if (warmup is not null)
+        {
+            runner.Dispose();
+            error = $"{path}: {warmup}";
+            return null;
+        }
+
         error = string.Empty;
-        return new ModelVersion(definition, version, runner, signature);
+        return new ModelVersion(definition, version, runner, signature, _time, _logger);
     }
 
-    private void Fail(string name, string? version, string error)
+    /// <summary>Paths, sizes and write times of a model's config and version files.</summary>
+    private static string Fingerprint(string directory)
     {
-        Interlocked.Increment(ref _failures);
-        Log.ModelFailed(_logger, name, version ?? "-", error);
-        _status[name] = [new ModelStatus(name, version, ModelState.Unavailable, error)];
+        var builder = new StringBuilder();
+        var config = new FileInfo(Path.Combine(directory, "config.json"));
+        if (config.Exists)
+        {
+            builder.Append("config.json:").Append(config.Length).Append(':').Append(config.LastWriteTimeUtc.Ticks).Append('|');
+        }
+
+        var versionDirectories = Directory.GetDirectories(directory);
+        Array.Sort(versionDirectories, StringComparer.Ordinal);
+        foreach (var versionDirectory in versionDirectories)
+        {
+            var files = Directory.GetFiles(versionDirectory);
+            Array.Sort(files, StringComparer.Ordinal);
+            foreach (var file in files)
+            {
+                var info = new FileInfo(file);
+                builder.Append(Path.GetRelativePath(directory, file)).Append(':').Append(info.Length).Append(':').Append(info.LastWriteTimeUtc.Ticks).Append('|');
+            }
+        }
+
+        return builder.ToString();
     }
+
+    private static bool IsPlainName(string name) =>
+        name.Length > 0 && name.IndexOfAny(['/', '\\']) < 0 && name != "." && name != "..";
 
     private static partial class Log
     {
@@ -244,5 +514,11 @@ internal sealed partial class ModelRepository : IDisposable
 
         [LoggerMessage(103, LogLevel.Error, "Model {Model} version {Version} failed to load: {Reason}")]
         public static partial void ModelFailed(ILogger logger, string model, string version, string reason);
+
+        [LoggerMessage(104, LogLevel.Information, "Unloaded model {Model}")]
+        public static partial void ModelUnloaded(ILogger logger, string model);
+
+        [LoggerMessage(105, LogLevel.Information, "Repository poll: model {Model} changed on disk: {Result}")]
+        public static partial void PollReloaded(ILogger logger, string model, string result);
     }
 }

@@ -1,16 +1,23 @@
 using System.Globalization;
 using System.Text.Json;
 using Gateway.Abstractions;
+using Gateway.Scheduling;
 
 namespace Gateway.Repository;
 
 /// <summary>
-/// One loaded, servable model version: its definition, runner and effective signature (the
-/// model file's, narrowed by the configuration).
+/// One loaded, warmed-up, servable model version: its definition, runner, effective signature
+/// (the model file's, narrowed by the configuration) and scheduler. Requests hold it with
+/// <see cref="TryAcquire"/>/<see cref="Release"/>; <see cref="RetireAsync"/> stops new requests,
+/// lets the ones in flight finish, then frees the threads and the runtime session.
 /// </summary>
-internal sealed class ModelVersion : IDisposable
+internal sealed class ModelVersion
 {
-    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature)
+    private const int RetiredFlag = int.MinValue;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _inFlight;
+
+    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature, TimeProvider time, ILogger logger)
     {
         Definition = definition;
         Version = version;
@@ -27,6 +34,8 @@ internal sealed class ModelVersion : IDisposable
             AllOutputs[i] = i;
             OutputNamesJson[i] = JsonEncodedText.Encode(signature.Outputs[i].Name);
         }
+
+        Scheduler = new ModelScheduler($"{definition.Name}/{VersionText}", runner, definition.Scheduling, time, logger);
     }
 
     public ModelDefinition Definition { get; }
@@ -38,6 +47,8 @@ internal sealed class ModelVersion : IDisposable
     public string VersionText { get; }
 
     public IModelRunner Runner { get; }
+
+    public ModelScheduler Scheduler { get; }
 
     /// <summary>The completed configuration, pre-serialised for <c>GET .../config</c>.</summary>
     public byte[] ConfigJson { get; }
@@ -61,16 +72,61 @@ internal sealed class ModelVersion : IDisposable
 
     public int MaxBatchSize => Definition.MaxBatchSize;
 
-    public void Dispose() => Runner.Dispose();
+    /// <summary>Requests holding this version now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight) & int.MaxValue;
+
+    /// <summary>Takes a hold for one request; false once the version is being retired.</summary>
+    public bool TryAcquire()
+    {
+        if (Interlocked.Increment(ref _inFlight) < 0)
+        {
+            Release();
+            return false;
+        }
+
+        return true;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == RetiredFlag)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Refuses new requests, waits for those in flight, then frees everything.</summary>
+    public async Task RetireAsync()
+    {
+        if (Interlocked.Add(ref _inFlight, RetiredFlag) == RetiredFlag)
+        {
+            _drained.TrySetResult();
+        }
+
+        await _drained.Task;
+        await Task.Run(() =>
+        {
+            Scheduler.Dispose();
+            Runner.Dispose();
+        });
+    }
+
+    /// <summary>Frees at once (shutdown, or a version that was never published).</summary>
+    public void DisposeNow()
+    {
+        Scheduler.Dispose();
+        Runner.Dispose();
+    }
 }
 
 /// <summary>A model name with the versions being served, highest first.</summary>
 internal sealed class ServedModel
 {
-    public ServedModel(ModelDefinition definition, IReadOnlyList<ModelVersion> versions)
+    public ServedModel(ModelDefinition definition, IReadOnlyList<ModelVersion> versions, string fingerprint)
     {
         Definition = definition;
         Versions = versions;
+        Fingerprint = fingerprint;
         MetadataJson = Protocol.V2Metadata.Serialise(this, versions[0]);
         VersionMetadataJson = new byte[versions.Count][];
         for (var i = 0; i < versions.Count; i++)
@@ -85,6 +141,9 @@ internal sealed class ServedModel
 
     /// <summary>Served versions, highest first.</summary>
     public IReadOnlyList<ModelVersion> Versions { get; }
+
+    /// <summary>The files this was loaded from (paths, sizes, times), for change polling.</summary>
+    public string Fingerprint { get; }
 
     /// <summary>The version served when a request names none.</summary>
     public ModelVersion Latest => Versions[0];

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Gateway.Testing;
 
-namespace Gateway.FunctionalTests;
+namespace Gateway.Testing;
 
 /// <summary>Builds V2 infer request bodies from reference samples.</summary>
 internal static class V2Requests

@@ -1,0 +1,289 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Gateway.Protocol;
+
+namespace Gateway.Auth;
+
+/// <summary>
+/// <c>/v1/auth/*</c>, <c>/v1/users*</c> and <c>/v1/keys*</c>. Each endpoint declares its access
+/// here exactly as <see cref="PermissionMatrix"/> lists it.
+/// </summary>
+internal static class AuthEndpoints
+{
+    public static void MapAuth(this IEndpointRouteBuilder app)
+    {
+        var service = app.ServiceProvider.GetRequiredService<AuthService>();
+        var maxBody = app.ServiceProvider.GetRequiredService<AuthOptions>().MaxBodyBytes;
+        var json = AuthJsonContext.Default;
+
+        app.MapPost("/v1/auth/login", async context =>
+        {
+            var (request, status, error) = await ReadAsync(context, json.LoginRequest, maxBody);
+            if (request is null)
+            {
+                await HttpErrors.WriteAsync(context, status, error!);
+                return;
+            }
+
+            var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            var outcome = await service.LoginAsync(request.Username, request.Password, address, context.RequestAborted);
+            await WriteAsync(context, outcome, json.TokenResponse);
+        }).AllowOpen();
+
+        app.MapPost("/v1/auth/refresh", async context =>
+        {
+            var (request, status, error) = await ReadAsync(context, json.RefreshRequest, maxBody);
+            if (request is null)
+            {
+                await HttpErrors.WriteAsync(context, status, error!);
+                return;
+            }
+
+            await WriteAsync(context, await service.RefreshAsync(request.RefreshToken, context.RequestAborted), json.TokenResponse);
+        }).AllowOpen();
+
+        app.MapPost("/v1/auth/logout", async context =>
+        {
+            var (request, status, error) = await ReadAsync(context, json.LogoutRequest, maxBody, optional: true);
+            if (error is not null)
+            {
+                await HttpErrors.WriteAsync(context, status, error);
+                return;
+            }
+
+            await WriteNoContentAsync(context, await service.LogoutAsync(context.GetCaller()!, request?.RefreshToken, context.RequestAborted));
+        }).RequireRole(Role.Viewer);
+
+        app.MapGet("/v1/users/me", async context =>
+            await WriteAsync(context, await service.MeAsync(context.GetCaller()!, context.RequestAborted), json.UserResponse))
+            .RequireRole(Role.Viewer);
+
+        app.MapPost("/v1/users/me/password", async context =>
+        {
+            var (request, status, error) = await ReadAsync(context, json.ChangePasswordRequest, maxBody);
+            if (request is null)
+            {
+                await HttpErrors.WriteAsync(context, status, error!);
+                return;
+            }
+
+            await WriteNoContentAsync(context, await service.ChangePasswordAsync(context.GetCaller()!, request, context.RequestAborted));
+        }).RequireRole(Role.Viewer);
+
+        app.MapGet("/v1/users", async context =>
+            await WriteAsync(context, Outcome<UserListResponse>.Ok(await service.ListUsersAsync(context.RequestAborted)), json.UserListResponse))
+            .RequireRole(Role.Admin);
+
+        app.MapPost("/v1/users", async context =>
+        {
+            var (request, status, error) = await ReadAsync(context, json.CreateUserRequest, maxBody);
+            if (request is null)
+            {
+                await HttpErrors.WriteAsync(context, status, error!);
+                return;
+            }
+
+            var outcome = await service.CreateUserAsync(request, context.RequestAborted);
+            await WriteAsync(context, outcome, json.UserResponse, StatusCodes.Status201Created);
+        }).RequireRole(Role.Admin);
+
+        app.MapGet("/v1/users/{id}", async context =>
+        {
+            if (!TryId(context, "user", out var id, out var problem))
+            {
+                await HttpErrors.WriteAsync(context, StatusCodes.Status400BadRequest, problem);
+                return;
+            }
+
+            await WriteAsync(context, await service.GetUserAsync(id, context.RequestAborted), json.UserResponse);
+        }).RequireRole(Role.Admin);
+
+        app.MapMethods("/v1/users/{id}", [HttpMethods.Patch], async context =>
+        {
+            if (!TryId(context, "user", out var id, out var problem))
+            {
+                await HttpErrors.WriteAsync(context, StatusCodes.Status400BadRequest, problem);
+                return;
+            }
+
+            var (request, status, error) = await ReadAsync(context, json.UpdateUserRequest, maxBody);
+            if (request is null)
+            {
+                await HttpErrors.WriteAsync(context, status, error!);
+                return;
+            }
+
+            await WriteAsync(context, await service.UpdateUserAsync(id, request, context.RequestAborted), json.UserResponse);
+        }).RequireRole(Role.Admin);
+
+        app.MapDelete("/v1/users/{id}", async context =>
+        {
+            if (!TryId(context, "user", out var id, out var problem))
+            {
+                await HttpErrors.WriteAsync(context, StatusCodes.Status400BadRequest, problem);
+                return;
+            }
+
+            await WriteNoContentAsync(context, await service.DeleteUserAsync(id, context.RequestAborted));
+        }).RequireRole(Role.Admin);
+
+        app.MapGet("/v1/keys", async context =>
+            await WriteAsync(context, Outcome<KeyListResponse>.Ok(await service.ListKeysAsync(context.RequestAborted)), json.KeyListResponse))
+            .RequireRole(Role.Admin);
+
+        app.MapPost("/v1/keys", async context =>
+        {
+            var (request, status, error) = await ReadAsync(context, json.CreateKeyRequest, maxBody);
+            if (request is null)
+            {
+                await HttpErrors.WriteAsync(context, status, error!);
+                return;
+            }
+
+            var outcome = await service.CreateKeyAsync(context.GetCaller()!, request, context.RequestAborted);
+            await WriteAsync(context, outcome, json.KeyResponse, StatusCodes.Status201Created);
+        }).RequireRole(Role.Admin);
+
+        app.MapDelete("/v1/keys/{id}", async context =>
+        {
+            if (!TryId(context, "key", out var id, out var problem))
+            {
+                await HttpErrors.WriteAsync(context, StatusCodes.Status400BadRequest, problem);
+                return;
+            }
+
+            await WriteNoContentAsync(context, await service.RevokeKeyAsync(id, context.RequestAborted));
+        }).RequireRole(Role.Admin);
+    }
+
+    private static bool TryId(HttpContext context, string what, out long id, out string problem)
+    {
+        var text = context.Request.RouteValues["id"] as string;
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out id) && id > 0)
+        {
+            problem = string.Empty;
+            return true;
+        }
+
+        problem = $"{what} id must be a positive integer (got '{Truncate(text)}')";
+        return false;
+    }
+
+    private static string Truncate(string? text) => text is null ? string.Empty : text.Length <= 40 ? text : text[..40] + "…";
+
+    /// <summary>
+    /// Reads a small JSON body: at most <paramref name="maxBytes"/> (413 beyond), a JSON object of
+    /// the expected shape with no unknown fields (400 otherwise, saying where).
+    /// </summary>
+    internal static async Task<(T? Value, int Status, string? Error)> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type, int maxBytes, bool optional = false)
+        where T : class
+    {
+        var request = context.Request;
+        if (request.ContentLength > maxBytes)
+        {
+            return (null, StatusCodes.Status413PayloadTooLarge, $"request body of {request.ContentLength} bytes exceeds the limit of {maxBytes} bytes");
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes + 1, 4096));
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    if (filled > maxBytes)
+                    {
+                        return (null, StatusCodes.Status413PayloadTooLarge, $"request body exceeds the limit of {maxBytes} bytes");
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes + 1, buffer.Length * 2));
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(filled, Math.Min(buffer.Length, maxBytes + 1) - filled), context.RequestAborted);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                filled += read;
+                if (filled > maxBytes)
+                {
+                    return (null, StatusCodes.Status413PayloadTooLarge, $"request body exceeds the limit of {maxBytes} bytes");
+                }
+            }
+
+            if (filled == 0 || buffer.AsSpan(0, filled).Trim(" \t\r\n"u8).IsEmpty)
+            {
+                return optional ? (null, StatusCodes.Status200OK, null) : (null, StatusCodes.Status400BadRequest, "the request body is empty; send a JSON object");
+            }
+
+            try
+            {
+                var value = JsonSerializer.Deserialize(buffer.AsSpan(0, filled), type);
+                return value is null
+                    ? (null, StatusCodes.Status400BadRequest, "the request body must be a JSON object")
+                    : (value, StatusCodes.Status200OK, null);
+            }
+            catch (JsonException ex)
+            {
+                return (null, StatusCodes.Status400BadRequest, ex.Path is { Length: > 1 } path
+                    ? $"invalid JSON body at {path}: {FirstSentence(ex.Message)}"
+                    : $"malformed JSON body: {FirstSentence(ex.Message)}");
+            }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return (null, ex.StatusCode, ex.Message);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end > 0 ? message[..(end + 1)] : message;
+    }
+
+    private static async Task WriteAsync<T>(HttpContext context, Outcome<T> outcome, JsonTypeInfo<T> type, int success = StatusCodes.Status200OK)
+        where T : class
+    {
+        if (outcome.Value is null)
+        {
+            if (outcome.RetryAfterSeconds > 0)
+            {
+                context.Response.Headers.RetryAfter = outcome.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            }
+
+            await HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");
+            return;
+        }
+
+        var body = JsonSerializer.SerializeToUtf8Bytes(outcome.Value, type);
+        var response = context.Response;
+        response.StatusCode = success;
+        response.ContentType = "application/json";
+        response.ContentLength = body.Length;
+        response.Headers.CacheControl = "no-store";
+        await response.Body.WriteAsync(body, context.RequestAborted);
+    }
+
+    private static Task WriteNoContentAsync(HttpContext context, Outcome<string> outcome)
+    {
+        if (outcome.Value is null)
+        {
+            return HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");
+        }
+
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        return Task.CompletedTask;
+    }
+}

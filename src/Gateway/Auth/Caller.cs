@@ -1,0 +1,78 @@
+using System.Globalization;
+
+namespace Gateway.Auth;
+
+/// <summary>What authenticated a request.</summary>
+internal enum CallerKind
+{
+    User,
+    ApiKey,
+
+    /// <summary><c>Auth:Mode=none</c>: no credentials were checked.</summary>
+    Unauthenticated,
+}
+
+/// <summary>
+/// The authenticated caller of a request. One instance per validated token or key, cached with
+/// it, so a request that presents a known credential allocates nothing to learn who it is.
+/// Endpoints read it with <see cref="CallerExtensions.GetCaller"/>.
+/// </summary>
+internal sealed class Caller
+{
+    /// <summary>The caller when authentication is switched off: everything is allowed.</summary>
+    public static readonly Caller Unauthenticated = new()
+    {
+        Kind = CallerKind.Unauthenticated,
+        Name = "anonymous",
+        Role = Role.Admin,
+        RateKey = "anonymous",
+    };
+
+    public required CallerKind Kind { get; init; }
+
+    /// <summary>The user id or API key id.</summary>
+    public long Id { get; init; }
+
+    /// <summary>The username or the API key's name.</summary>
+    public required string Name { get; init; }
+
+    public required Role Role { get; init; }
+
+    /// <summary>The access token's id (users only).</summary>
+    public string? Jti { get; init; }
+
+    /// <summary>The refresh-token family the access token belongs to (users only).</summary>
+    public string? SessionId { get; init; }
+
+    /// <summary>The user's token generation when the token was issued.</summary>
+    public long Generation { get; init; }
+
+    /// <summary>Unix seconds after which the credential is no longer accepted.</summary>
+    public long ExpiresAt { get; init; } = long.MaxValue;
+
+    /// <summary>The rate-limit bucket: <c>u:ID</c> or <c>k:ID</c>.</summary>
+    public required string RateKey { get; init; }
+
+    /// <summary>Per-key override of the role's rate limit.</summary>
+    public RateLimiting.RateRule? RateLimit { get; init; }
+
+    public static Caller ForUser(in AccessClaims claims) => new()
+    {
+        Kind = CallerKind.User,
+        Id = claims.UserId,
+        Name = claims.Username,
+        Role = claims.Role,
+        Jti = claims.Jti,
+        SessionId = claims.SessionId,
+        Generation = claims.Generation,
+        ExpiresAt = claims.Expires,
+        RateKey = "u:" + claims.UserId.ToString(CultureInfo.InvariantCulture),
+    };
+}
+
+/// <summary>Where the caller lives on the request.</summary>
+internal static class CallerExtensions
+{
+    /// <summary>The caller set by the auth middleware; null on open endpoints without credentials.</summary>
+    public static Caller? GetCaller(this HttpContext context) => context.Features.Get<Caller>();
+}

@@ -1,0 +1,236 @@
+using Gateway.Redis;
+using Gateway.Storage;
+using StackExchange.Redis;
+
+namespace Gateway.Auth;
+
+/// <summary>
+/// Keeps this replica's <see cref="RevocationList"/> current and tells the others about its own
+/// revocations. A revocation is written to the store first (durable), applied here, then
+/// published on Redis so every replica applies it within milliseconds, with no Redis round trip
+/// on the request path. The list is reloaded from the store at start-up, every
+/// <c>Auth:RevocationResyncSeconds</c>, and whenever Redis comes back.
+/// </summary>
+internal sealed partial class RevocationService(
+    IAuthStore store,
+    RevocationList list,
+    RedisConnection redis,
+    AuthOptions options,
+    TimeProvider time,
+    ILogger<RevocationService> logger) : BackgroundService, Hosting.IReadinessCheck
+{
+    private static readonly TimeSpan s_tick = TimeSpan.FromMilliseconds(200);
+
+    private volatile bool _healthy = !redis.Enabled;
+    private volatile bool _subscribed;
+    private readonly RedisChannel _channel = RedisChannel.Literal(redis.Options.Channel);
+
+    /// <summary>
+    /// True while revocations from other replicas are known to arrive: always without Redis,
+    /// otherwise while the subscription is connected and the list was reloaded since it came back.
+    /// </summary>
+    public bool Healthy => _healthy;
+
+    /// <summary>Why revocation checks cannot be trusted now, or null.</summary>
+    public string? NotReadyReason => _healthy ? null : "the revocation feed (Redis) is unavailable";
+
+    /// <summary>Loads the deny set before the server takes requests.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await ResyncAsync(cancellationToken);
+        await TrySubscribeAsync();
+
+        // Subscribed after the load: nothing can have been missed, so serve at once.
+        _healthy = !redis.Enabled || _subscribed;
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var resyncEvery = TimeSpan.FromSeconds(options.RevocationResyncSeconds);
+        var nextResync = time.GetUtcNow() + resyncEvery;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(s_tick, time, stoppingToken);
+                if (redis.Enabled)
+                {
+                    await WatchRedisAsync(stoppingToken);
+                }
+
+                if (time.GetUtcNow() >= nextResync)
+                {
+                    nextResync = time.GetUtcNow() + resyncEvery;
+                    await ResyncAsync(stoppingToken);
+                    await store.PurgeExpiredAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.LoopFailed(logger, ex);
+            }
+        }
+    }
+
+    private async Task WatchRedisAsync(CancellationToken cancellationToken)
+    {
+        var multiplexer = redis.Multiplexer;
+        if (!_subscribed)
+        {
+            await TrySubscribeAsync();
+        }
+
+        var up = _subscribed && multiplexer is not null && multiplexer.IsConnected && multiplexer.GetSubscriber().IsConnected(_channel);
+        if (!up)
+        {
+            if (_healthy)
+            {
+                _healthy = false;
+                Log.FeedLost(logger, options.FailClosed ? "refused" : "accepted with the deny set as it was");
+            }
+
+            return;
+        }
+
+        if (!_healthy)
+        {
+            // Anything published while this replica was away is in the store: reload before trusting the list again.
+            await ResyncAsync(cancellationToken);
+            _healthy = true;
+            Log.FeedRestored(logger);
+        }
+    }
+
+    private async Task TrySubscribeAsync()
+    {
+        var multiplexer = redis.Multiplexer;
+        if (multiplexer is null || !multiplexer.IsConnected)
+        {
+            return;
+        }
+
+        try
+        {
+            await multiplexer.GetSubscriber().SubscribeAsync(_channel, (_, message) =>
+            {
+                if (message.HasValue && !list.Apply(message.ToString()))
+                {
+                    Log.UnknownMessage(logger);
+                }
+            });
+            _subscribed = true;
+        }
+        catch (RedisException ex)
+        {
+            Log.SubscribeFailed(logger, ex.Message);
+        }
+    }
+
+    /// <summary>Reloads every live revocation from the store.</summary>
+    public async Task ResyncAsync(CancellationToken cancellationToken)
+    {
+        var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var token in await store.ListRevokedTokensAsync(nowMs / 1000, cancellationToken))
+        {
+            list.RevokeToken(token.Jti, token.ExpiresAt);
+        }
+
+        foreach (var user in await store.ListUserGenerationsAsync(cancellationToken))
+        {
+            list.RaiseUserGeneration(user.Id, user.TokenGeneration);
+        }
+
+        foreach (var key in await store.ListRevokedApiKeyIdsAsync(cancellationToken))
+        {
+            list.RevokeKey(key);
+        }
+
+        list.Purge(nowMs / 1000);
+    }
+
+    /// <summary>Revokes one access token everywhere (<paramref name="expiresAt"/> in Unix seconds).</summary>
+    public async Task RevokeTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken)
+    {
+        await store.AddRevokedTokenAsync(jti, expiresAt, cancellationToken);
+        list.RevokeToken(jti, expiresAt);
+        await PublishAsync(RevocationList.TokenMessage(jti, expiresAt));
+    }
+
+    /// <summary>Ends every session of a user everywhere (its refresh tokens and every access token issued so far).</summary>
+    public async Task<bool> EndUserSessionsAsync(long userId, CancellationToken cancellationToken)
+    {
+        var generation = await store.EndSessionsAsync(userId, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+        if (generation is null)
+        {
+            return false;
+        }
+
+        await UserGenerationRaisedAsync(userId, generation.Value);
+        return true;
+    }
+
+    /// <summary>Spreads a user's new token generation (after the store raised it).</summary>
+    public async Task UserGenerationRaisedAsync(long userId, long generation)
+    {
+        list.RaiseUserGeneration(userId, generation);
+        await PublishAsync(RevocationList.UserMessage(userId, generation));
+    }
+
+    /// <summary>Revokes an API key everywhere; false when there is no such live key.</summary>
+    public async Task<bool> RevokeKeyAsync(long keyId, CancellationToken cancellationToken)
+    {
+        if (!await store.RevokeApiKeyAsync(keyId, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken))
+        {
+            return false;
+        }
+
+        list.RevokeKey(keyId);
+        await PublishAsync(RevocationList.KeyMessage(keyId));
+        return true;
+    }
+
+    private async Task PublishAsync(string message)
+    {
+        var multiplexer = redis.Multiplexer;
+        if (multiplexer is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await multiplexer.GetSubscriber().PublishAsync(_channel, message);
+        }
+        catch (RedisException ex)
+        {
+            // The store has it: other replicas pick it up at their next resync or when Redis returns.
+            Log.PublishFailed(logger, ex.Message);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(520, LogLevel.Error, "Revocation feed lost (Redis unavailable); token and key checks are {Mode} until it returns")]
+        public static partial void FeedLost(ILogger logger, string mode);
+
+        [LoggerMessage(521, LogLevel.Information, "Revocation feed restored; deny set reloaded from the store")]
+        public static partial void FeedRestored(ILogger logger);
+
+        [LoggerMessage(522, LogLevel.Warning, "Could not subscribe to the revocation channel: {Reason}")]
+        public static partial void SubscribeFailed(ILogger logger, string reason);
+
+        [LoggerMessage(523, LogLevel.Warning, "Could not publish a revocation (other replicas will load it from the store): {Reason}")]
+        public static partial void PublishFailed(ILogger logger, string reason);
+
+        [LoggerMessage(524, LogLevel.Warning, "Ignored a message on the revocation channel that is not a revocation")]
+        public static partial void UnknownMessage(ILogger logger);
+
+        [LoggerMessage(525, LogLevel.Error, "Revocation maintenance failed; retrying")]
+        public static partial void LoopFailed(ILogger logger, Exception exception);
+    }
+}

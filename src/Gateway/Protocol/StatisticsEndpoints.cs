@@ -1,0 +1,185 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Gateway.Auth;
+using Gateway.Repository;
+using Gateway.Scheduling;
+
+namespace Gateway.Protocol;
+
+/// <summary>A count with its total duration in nanoseconds (Triton's StatisticDuration).</summary>
+internal sealed class StatDuration
+{
+    [JsonPropertyName("count")]
+    public long Count { get; init; }
+
+    [JsonPropertyName("ns")]
+    public long Ns { get; init; }
+}
+
+internal sealed class InferenceStats
+{
+    [JsonPropertyName("success")]
+    public required StatDuration Success { get; init; }
+
+    [JsonPropertyName("fail")]
+    public required StatDuration Fail { get; init; }
+
+    [JsonPropertyName("queue")]
+    public required StatDuration Queue { get; init; }
+
+    [JsonPropertyName("compute_infer")]
+    public required StatDuration ComputeInfer { get; init; }
+}
+
+internal sealed class BatchStats
+{
+    [JsonPropertyName("batch_size")]
+    public int BatchSize { get; init; }
+
+    [JsonPropertyName("compute_infer")]
+    public required StatDuration ComputeInfer { get; init; }
+}
+
+/// <summary>Requests refused or dropped before execution, by reason (a gateway addition to Triton's shape).</summary>
+internal sealed class RejectionStats
+{
+    [JsonPropertyName("queue_full")]
+    public long QueueFull { get; init; }
+
+    [JsonPropertyName("deadline_exceeded")]
+    public long DeadlineExceeded { get; init; }
+
+    [JsonPropertyName("cancelled")]
+    public long Cancelled { get; init; }
+}
+
+internal sealed class ModelStatistics
+{
+    [JsonPropertyName("name")]
+    public required string Name { get; init; }
+
+    [JsonPropertyName("version")]
+    public required string Version { get; init; }
+
+    [JsonPropertyName("last_inference")]
+    public long LastInference { get; init; }
+
+    [JsonPropertyName("inference_count")]
+    public long InferenceCount { get; init; }
+
+    [JsonPropertyName("execution_count")]
+    public long ExecutionCount { get; init; }
+
+    [JsonPropertyName("queue_depth")]
+    public int QueueDepth { get; init; }
+
+    [JsonPropertyName("inference_stats")]
+    public required InferenceStats InferenceStats { get; init; }
+
+    [JsonPropertyName("batch_stats")]
+    public required List<BatchStats> BatchStats { get; init; }
+
+    [JsonPropertyName("rejections")]
+    public required RejectionStats Rejections { get; init; }
+}
+
+internal sealed class StatisticsResponse
+{
+    [JsonPropertyName("model_stats")]
+    public required List<ModelStatistics> ModelStats { get; init; }
+}
+
+[JsonSerializable(typeof(StatisticsResponse))]
+internal sealed partial class StatisticsJsonContext : JsonSerializerContext;
+
+/// <summary>Triton's statistics extension: <c>GET /v2/models[/{m}[/versions/{v}]]/stats</c>.</summary>
+internal static class StatisticsEndpoints
+{
+    public static void MapStatistics(this IEndpointRouteBuilder app)
+    {
+        var repository = app.ServiceProvider.GetRequiredService<ModelRepository>();
+        app.MapGet("/v2/models/stats", context =>
+        {
+            var stats = new List<ModelStatistics>();
+            foreach (var (_, model) in repository.Models)
+            {
+                foreach (var version in model.Versions)
+                {
+                    stats.Add(Collect(version));
+                }
+            }
+
+            stats.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            return WriteAsync(context, stats);
+        }).RequireRole(Role.Supervisor);
+
+        app.MapGet("/v2/models/{model}/stats", context =>
+        {
+            if (!repository.TryGetModel((string)context.Request.RouteValues["model"]!, out var model))
+            {
+                return ModelRoute.TryResolve(context, repository, out _, out var status, out var message)
+                    ? Task.CompletedTask
+                    : HttpErrors.WriteAsync(context, status, message);
+            }
+
+            var stats = new List<ModelStatistics>();
+            foreach (var version in model.Versions)
+            {
+                stats.Add(Collect(version));
+            }
+
+            return WriteAsync(context, stats);
+        }).RequireRole(Role.Supervisor);
+
+        app.MapGet("/v2/models/{model}/versions/{version}/stats", context =>
+            ModelRoute.TryResolve(context, repository, out var version, out var status, out var message)
+                ? WriteAsync(context, [Collect(version)])
+                : HttpErrors.WriteAsync(context, status, message)).RequireRole(Role.Supervisor);
+    }
+
+    private static ModelStatistics Collect(ModelVersion version)
+    {
+        var scheduler = version.Scheduler;
+        var stats = scheduler.Stats;
+        var nsPerTick = 1e9 / scheduler.Time.TimestampFrequency;
+        var batches = new List<BatchStats>();
+        for (var size = 1; size < stats.BatchSizes.Length; size++)
+        {
+            var count = Volatile.Read(ref stats.BatchSizes[size]);
+            if (count > 0)
+            {
+                batches.Add(new BatchStats { BatchSize = size, ComputeInfer = new StatDuration { Count = count } });
+            }
+        }
+
+        return new ModelStatistics
+        {
+            Name = version.Name,
+            Version = version.VersionText,
+            LastInference = stats.LastInferenceMs,
+            InferenceCount = stats.ExecutedRows,
+            ExecutionCount = stats.Executions,
+            QueueDepth = scheduler.QueueDepth,
+            InferenceStats = new InferenceStats
+            {
+                Success = new StatDuration { Count = stats.Succeeded },
+                Fail = new StatDuration { Count = stats.Failed },
+                Queue = new StatDuration { Count = stats.Succeeded + stats.Failed, Ns = (long)(stats.QueueTicks * nsPerTick) },
+                ComputeInfer = new StatDuration { Count = stats.Executions, Ns = (long)(stats.ComputeTicks * nsPerTick) },
+            },
+            BatchStats = batches,
+            Rejections = new RejectionStats
+            {
+                QueueFull = stats.QueueFull,
+                DeadlineExceeded = stats.DeadlineExceeded,
+                Cancelled = stats.Cancelled,
+            },
+        };
+    }
+
+    private static Task WriteAsync(HttpContext context, List<ModelStatistics> stats)
+    {
+        context.Response.ContentType = "application/json";
+        return JsonSerializer.SerializeAsync(context.Response.Body, new StatisticsResponse { ModelStats = stats }, StatisticsJsonContext.Default.StatisticsResponse, context.RequestAborted);
+    }
+}

@@ -1,0 +1,417 @@
+using System.Buffers;
+using Gateway.Abstractions;
+using Gateway.Protocol;
+using Microsoft.Extensions.ObjectPool;
+
+namespace Gateway.Scheduling;
+
+/// <summary>
+/// The scheduler of one model version: a bounded priority queue, a batch former and
+/// <see cref="SchedulingPolicy.InstanceCount"/> dedicated execution threads (never the thread
+/// pool, since a backend's Run blocks for as long as the model computes). One thread at a time
+/// holds the queue lock and forms a batch, so batch forming is a single loop in effect; the
+/// others execute. Requests whose deadline passes or whose client goes away while queued are
+/// removed and never executed; a failed execution fails only its own batch.
+/// </summary>
+internal sealed partial class ModelScheduler : IDisposable
+{
+    private readonly object _lock = new();
+    private readonly SchedulingPolicy _policy;
+    private readonly IModelRunner _runner;
+    private readonly string _modelName;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly BatchQueue _queue;
+    private readonly Thread[] _threads;
+    private readonly ObjectPool<WorkItem> _items;
+    private readonly BatchExecutor _inlineExecutor;
+    private readonly long _inlineThresholdTicks;
+    private ITimer? _windowTimer;
+    private long _windowDue = long.MaxValue;
+    private bool _closed;
+
+    // Executions in progress (dedicated or inline), at most the instance count; under _lock.
+    private int _running;
+
+    // Moving average of one execution's duration in timestamp ticks (1/8 weight per run).
+    private long _averageComputeTicks;
+
+    public ModelScheduler(string modelName, IModelRunner runner, SchedulingPolicy policy, TimeProvider time, ILogger logger)
+    {
+        _modelName = modelName;
+        _runner = runner;
+        _policy = policy;
+        _time = time;
+        _logger = logger;
+        _queue = new BatchQueue(policy, time.TimestampFrequency);
+        _items = new DefaultObjectPool<WorkItem>(new ItemPolicy(this), Math.Max(64, policy.MaxQueueSize / 4));
+        Stats = new SchedulerStats(policy.MaxBatchSize);
+        _inlineExecutor = new BatchExecutor(runner);
+        _inlineThresholdTicks = policy.Batching ? 0 : (long)(policy.InlineThreshold.TotalSeconds * time.TimestampFrequency);
+        _threads = new Thread[policy.InstanceCount];
+        for (var i = 0; i < _threads.Length; i++)
+        {
+            _threads[i] = new Thread(ExecuteLoop)
+            {
+                IsBackground = true,
+                Name = $"{modelName}#{i}",
+            };
+            _threads[i].Start();
+        }
+    }
+
+    public SchedulingPolicy Policy => _policy;
+
+    public SchedulerStats Stats { get; }
+
+    /// <summary>Requests waiting in the queue now.</summary>
+    public int QueueDepth
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    public TimeProvider Time => _time;
+
+    /// <summary>
+    /// Queues a parsed request. The returned item's <see cref="WorkItem.Completion"/> ends with
+    /// the outcome (at once for a full queue); the caller must <see cref="ReleaseAsync"/> it
+    /// after writing the response, which also releases the outputs.
+    /// </summary>
+    public WorkItem Submit(InferRequest request, CancellationToken cancellationToken)
+    {
+        var item = _items.Get();
+        var now = _time.GetTimestamp();
+        var timeout = request.TimeoutMicroseconds > 0
+            ? TimeSpan.FromMicroseconds(request.TimeoutMicroseconds)
+            : _policy.DefaultTimeout;
+        var deadline = timeout > TimeSpan.Zero ? now + (long)(timeout.TotalSeconds * _time.TimestampFrequency) : 0;
+        var level = request.Priority == 0 ? _policy.DefaultPriorityLevel - 1 : (int)request.Priority - 1;
+        item.Initialise(request, Math.Clamp(level, 0, _policy.QueueLevels - 1), now, deadline);
+
+        var full = false;
+        var inline = false;
+        lock (_lock)
+        {
+            if (_queue.Count >= _policy.MaxQueueSize || _closed)
+            {
+                full = true;
+                item.State = WorkItemState.Done;
+            }
+            else if (_queue.Count == 0 && _running < _threads.Length && _inlineThresholdTicks > 0
+                && Volatile.Read(ref _averageComputeTicks) <= _inlineThresholdTicks)
+            {
+                // PERF: a short model with a free instance runs here, on the request's thread;
+                // handing it to an execution thread and back costs two wake-ups.
+                _running++;
+                inline = true;
+                item.State = WorkItemState.Executing;
+            }
+            else
+            {
+                _queue.Enqueue(item);
+                item.State = WorkItemState.Queued;
+                Monitor.Pulse(_lock);
+            }
+        }
+
+        if (full)
+        {
+            Stats.Rejected(OutcomeStatus.QueueFull);
+            item.Complete(OutcomeStatus.QueueFull);
+            return item;
+        }
+
+        if (inline)
+        {
+            ExecuteInline(item);
+            return item;
+        }
+
+        // Watching starts after queueing: a token already cancelled removes the item at once.
+        item.Watch(_time, timeout, cancellationToken);
+        return item;
+    }
+
+    /// <summary>Removes a request that is still queued (client gone, or deadline passed).</summary>
+    public void Cancel(WorkItem item, OutcomeStatus reason)
+    {
+        lock (_lock)
+        {
+            if (item.State != WorkItemState.Queued)
+            {
+                return;
+            }
+
+            _queue.Remove(item);
+            item.State = WorkItemState.Done;
+        }
+
+        Stats.Rejected(reason);
+        item.Complete(reason);
+    }
+
+    /// <summary>Releases the outputs and returns the item to the pool.</summary>
+    public ValueTask ReleaseAsync(WorkItem item)
+    {
+        item.Outputs?.Dispose();
+        var pending = item.UnwatchAsync();
+        if (pending.IsCompletedSuccessfully)
+        {
+            item.Reset();
+            _items.Return(item);
+            return ValueTask.CompletedTask;
+        }
+
+        return ReleaseSlowAsync(item, pending);
+    }
+
+    /// <summary>Seconds a refused client should wait: the queue's work at the recent execution rate.</summary>
+    public int RetryAfterSeconds()
+    {
+        var executions = Stats.Executions;
+        if (executions == 0)
+        {
+            return 1;
+        }
+
+        var perExecution = (double)Stats.ComputeTicks / executions / _time.TimestampFrequency;
+        var batches = (double)QueueDepth / Math.Max(1, _policy.TargetBatchSize) / _threads.Length;
+        return (int)Math.Clamp(Math.Ceiling(batches * perExecution), 1, 60);
+    }
+
+    /// <summary>Stops the threads once the queue is empty and waits for them.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            Monitor.PulseAll(_lock);
+        }
+
+        foreach (var thread in _threads)
+        {
+            if (thread != Thread.CurrentThread)
+            {
+                thread.Join();
+            }
+        }
+
+        _windowTimer?.Dispose();
+    }
+
+    private async ValueTask ReleaseSlowAsync(WorkItem item, ValueTask pending)
+    {
+        await pending;
+        item.Reset();
+        _items.Return(item);
+    }
+
+    private void ExecuteLoop()
+    {
+        var batch = new List<WorkItem>(Math.Max(1, _policy.MaxBatchSize));
+        var expired = new List<WorkItem>();
+        var executor = new BatchExecutor(_runner);
+        while (true)
+        {
+            var more = TakeBatch(batch, expired);
+            foreach (var item in expired)
+            {
+                Stats.Rejected(OutcomeStatus.DeadlineExceeded);
+                item.Complete(OutcomeStatus.DeadlineExceeded);
+            }
+
+            expired.Clear();
+            if (batch.Count > 0)
+            {
+                Execute(executor, batch);
+                batch.Clear();
+                FinishExecution();
+            }
+
+            if (!more)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits for work and forms a batch under the lock. Returns false when the scheduler is
+    /// closed and drained. Expired requests found on the way are handed back for completion.
+    /// </summary>
+    private bool TakeBatch(List<WorkItem> batch, List<WorkItem> expired)
+    {
+        lock (_lock)
+        {
+            while (true)
+            {
+                var now = _time.GetTimestamp();
+                // All instances busy (inline runs count too): wait for FinishExecution's pulse.
+                var waitUntil = 0L;
+                var decision = _running < _threads.Length
+                    ? _queue.Decide(now, batch, expired, out waitUntil)
+                    : BatchDecision.Empty;
+                if (decision == BatchDecision.Dispatch)
+                {
+                    _running++;
+                    foreach (var item in batch)
+                    {
+                        item.State = WorkItemState.Executing;
+                    }
+
+                    return true;
+                }
+
+                if (expired.Count > 0)
+                {
+                    return true;
+                }
+
+                if (_closed && _queue.Count == 0)
+                {
+                    return false;
+                }
+
+                if (decision == BatchDecision.Wait)
+                {
+                    ArmWindow(now, waitUntil);
+                }
+
+                Monitor.Wait(_lock);
+            }
+        }
+    }
+
+    /// <summary>Wakes a waiting former when the oldest request's batching delay runs out.</summary>
+    private void ArmWindow(long now, long due)
+    {
+        if (due >= _windowDue && _windowDue > now)
+        {
+            return;
+        }
+
+        _windowDue = due;
+        var delay = TimeSpan.FromSeconds((double)(due - now) / _time.TimestampFrequency);
+        _windowTimer ??= _time.CreateTimer(static state => ((ModelScheduler)state!).WindowElapsed(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _windowTimer.Change(delay, Timeout.InfiniteTimeSpan);
+    }
+
+    private void WindowElapsed()
+    {
+        lock (_lock)
+        {
+            _windowDue = long.MaxValue;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    private void ExecuteInline(WorkItem item)
+    {
+        var start = _time.GetTimestamp();
+        item.StartedAt = start;
+        var succeeded = false;
+        try
+        {
+            _inlineExecutor.ExecuteOne(item);
+            succeeded = item.Error is null;
+        }
+        catch (Exception ex)
+        {
+            Log.ExecutionThrew(_logger, ex, _modelName);
+            item.Outputs?.Dispose();
+            item.Outputs = null;
+            item.Error = new BackendError(BackendErrorKind.ExecutionFailed, "the backend failed unexpectedly; see the server log");
+        }
+
+        var end = _time.GetTimestamp();
+        Record(end - start);
+        Stats.Executed(1, item.Rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        item.FinishedAt = end;
+        item.BatchSize = item.Rows;
+        item.State = WorkItemState.Done;
+        FinishExecution();
+        item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
+    }
+
+    /// <summary>Frees the execution slot and wakes a thread if work waits for one.</summary>
+    private void FinishExecution()
+    {
+        lock (_lock)
+        {
+            _running--;
+            if (_queue.Count > 0)
+            {
+                Monitor.Pulse(_lock);
+            }
+        }
+    }
+
+    private void Record(long computeTicks)
+    {
+        var average = Volatile.Read(ref _averageComputeTicks);
+        Volatile.Write(ref _averageComputeTicks, average + ((computeTicks - average) / 8));
+    }
+
+    private void Execute(BatchExecutor executor, List<WorkItem> batch)
+    {
+        var start = _time.GetTimestamp();
+        foreach (var item in batch)
+        {
+            item.StartedAt = start;
+        }
+
+        var succeeded = false;
+        var rows = 0;
+        try
+        {
+            rows = executor.Execute(batch);
+            succeeded = batch[0].Error is null;
+        }
+        catch (Exception ex)
+        {
+            // A backend must return errors, not throw; if one does, only this batch fails.
+            Log.ExecutionThrew(_logger, ex, _modelName);
+            foreach (var item in batch)
+            {
+                item.Outputs?.Dispose();
+                item.Outputs = null;
+                item.Error = new BackendError(BackendErrorKind.ExecutionFailed, "the backend failed unexpectedly; see the server log");
+            }
+        }
+
+        var end = _time.GetTimestamp();
+        Record(end - start);
+        Stats.Executed(batch.Count, rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        foreach (var item in batch)
+        {
+            item.FinishedAt = end;
+            item.BatchSize = rows;
+            item.State = WorkItemState.Done;
+            Stats.Queued(start - item.EnqueuedAt);
+        }
+
+        foreach (var item in batch)
+        {
+            item.Complete(item.Error is null ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
+        }
+    }
+
+    private sealed class ItemPolicy(ModelScheduler owner) : PooledObjectPolicy<WorkItem>
+    {
+        public override WorkItem Create() => new(owner);
+
+        public override bool Return(WorkItem item) => true;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(300, LogLevel.Error, "The backend of model {Model} threw instead of returning an error")]
+        public static partial void ExecutionThrew(ILogger logger, Exception exception, string model);
+    }
+}

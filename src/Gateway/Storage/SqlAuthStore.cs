@@ -1,0 +1,306 @@
+using System.Data.Common;
+using Dapper;
+
+[module: DapperAot]
+
+namespace Gateway.Storage;
+
+/// <summary>
+/// The SQL both stores share: PostgreSQL and SQLite accept the same statements here
+/// (parameters, <c>RETURNING</c>, <c>ON CONFLICT</c> on a partial index). Dapper.AOT turns every
+/// call into generated code at build time, so nothing here needs reflection.
+/// </summary>
+internal abstract class SqlAuthStore : IAuthStore
+{
+    private const string UserColumns =
+        "id, username, password_hash AS passwordhash, role, disabled, token_generation AS tokengeneration, created_at AS createdat, updated_at AS updatedat";
+
+    private const string RefreshColumns =
+        "token_hash AS tokenhash, family_id AS familyid, user_id AS userid, access_jti AS accessjti, access_expires_at AS accessexpiresat, " +
+        "created_at AS createdat, expires_at AS expiresat, used_at AS usedat, revoked_at AS revokedat";
+
+    private const string KeyColumns =
+        "id, name, secret_hash AS secrethash, role, rate_per_second AS ratepersecond, rate_burst AS rateburst, created_by AS createdby, " +
+        "created_at AS createdat, revoked_at AS revokedat";
+
+    public abstract string Kind { get; }
+
+    /// <summary>An open connection (pooled by the provider).</summary>
+    protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    public abstract Task MigrateAsync(CancellationToken cancellationToken);
+
+    public abstract ValueTask DisposeAsync();
+
+    public async Task<int> SchemaVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    }
+
+    public async Task<UserRecord?> FindUserByNameAsync(string username, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.QueryFirstOrDefaultAsync<UserRecord>(
+            $"SELECT {UserColumns} FROM users WHERE username = @username AND deleted_at IS NULL", new { username });
+    }
+
+    public async Task<UserRecord?> FindUserAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.QueryFirstOrDefaultAsync<UserRecord>(
+            $"SELECT {UserColumns} FROM users WHERE id = @id AND deleted_at IS NULL", new { id });
+    }
+
+    public async Task<List<UserRecord>> ListUsersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<UserRecord>($"SELECT {UserColumns} FROM users WHERE deleted_at IS NULL ORDER BY id");
+        return AsList(rows);
+    }
+
+    public async Task<long> CountUsersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL");
+    }
+
+    public async Task<UserRecord?> CreateUserAsync(string username, string passwordHash, string role, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.QueryFirstOrDefaultAsync<UserRecord>(
+            $"""
+            INSERT INTO users (username, password_hash, role, disabled, token_generation, created_at, updated_at)
+            VALUES (@username, @passwordHash, @role, @disabled, 0, @now, @now)
+            ON CONFLICT (username) WHERE deleted_at IS NULL DO NOTHING
+            RETURNING {UserColumns}
+            """,
+            new { username, passwordHash, role, disabled = false, now });
+    }
+
+    public async Task<bool> UpdateUserAsync(UserRecord user, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.ExecuteAsync(
+            """
+            UPDATE users SET role = @role, disabled = @disabled, password_hash = @passwordHash, updated_at = @now
+            WHERE id = @id AND deleted_at IS NULL
+            """,
+            new { role = user.Role, disabled = user.Disabled, passwordHash = user.PasswordHash, now, id = user.Id });
+        return rows == 1;
+    }
+
+    public async Task<long?> EndSessionsAsync(long userId, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var generation = await connection.QueryFirstOrDefaultAsync<long?>(
+            """
+            UPDATE users SET token_generation = token_generation + 1, updated_at = @now
+            WHERE id = @userId AND deleted_at IS NULL
+            RETURNING token_generation
+            """,
+            new { userId, now }, transaction);
+        if (generation is not null)
+        {
+            await connection.ExecuteAsync(
+                "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
+                new { userId, now }, transaction);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return generation;
+    }
+
+    public async Task<long?> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var generation = await connection.QueryFirstOrDefaultAsync<long?>(
+            """
+            UPDATE users SET token_generation = token_generation + 1, disabled = @disabled, deleted_at = @now, updated_at = @now
+            WHERE id = @userId AND deleted_at IS NULL
+            RETURNING token_generation
+            """,
+            new { userId, now, disabled = true }, transaction);
+        if (generation is not null)
+        {
+            await connection.ExecuteAsync(
+                "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
+                new { userId, now }, transaction);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return generation;
+    }
+
+    public async Task InsertRefreshTokenAsync(RefreshTokenRecord token, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO refresh_tokens (token_hash, family_id, user_id, access_jti, access_expires_at, created_at, expires_at)
+            VALUES (@TokenHash, @FamilyId, @UserId, @AccessJti, @AccessExpiresAt, @CreatedAt, @ExpiresAt)
+            """,
+            token);
+    }
+
+    public async Task<RefreshTokenRecord?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.QueryFirstOrDefaultAsync<RefreshTokenRecord>(
+            $"SELECT {RefreshColumns} FROM refresh_tokens WHERE token_hash = @tokenHash", new { tokenHash });
+    }
+
+    public async Task<bool> SpendRefreshTokenAsync(string tokenHash, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.ExecuteAsync(
+            "UPDATE refresh_tokens SET used_at = @now WHERE token_hash = @tokenHash AND used_at IS NULL AND revoked_at IS NULL",
+            new { tokenHash, now });
+        return rows == 1;
+    }
+
+    public async Task<List<RefreshTokenRecord>> RevokeFamilyAsync(string familyId, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(
+            "UPDATE refresh_tokens SET revoked_at = @now WHERE family_id = @familyId AND revoked_at IS NULL", new { familyId, now });
+        var rows = await connection.QueryAsync<RefreshTokenRecord>(
+            $"SELECT {RefreshColumns} FROM refresh_tokens WHERE family_id = @familyId", new { familyId });
+        return AsList(rows);
+    }
+
+    public async Task AddRevokedTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES (@jti, @expiresAt) ON CONFLICT (jti) DO NOTHING", new { jti, expiresAt });
+    }
+
+    public async Task<List<RevokedTokenRecord>> ListRevokedTokensAsync(long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<RevokedTokenRecord>(
+            "SELECT jti, expires_at AS expiresat FROM revoked_tokens WHERE expires_at > @now", new { now });
+        return AsList(rows);
+    }
+
+    public async Task<List<UserGenerationRecord>> ListUserGenerationsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<UserGenerationRecord>(
+            "SELECT id, token_generation AS tokengeneration FROM users WHERE token_generation > 0");
+        return AsList(rows);
+    }
+
+    public async Task PurgeExpiredAsync(long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await connection.ExecuteAsync("DELETE FROM revoked_tokens WHERE expires_at <= @now", new { now });
+        await connection.ExecuteAsync("DELETE FROM refresh_tokens WHERE expires_at <= @now", new { now });
+    }
+
+    public async Task<ApiKeyRecord> CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.QuerySingleAsync<ApiKeyRecord>(
+            $"""
+            INSERT INTO api_keys (name, secret_hash, role, rate_per_second, rate_burst, created_by, created_at)
+            VALUES (@Name, @SecretHash, @Role, @RatePerSecond, @RateBurst, @CreatedBy, @CreatedAt)
+            RETURNING {KeyColumns}
+            """,
+            key);
+    }
+
+    public async Task<ApiKeyRecord?> FindApiKeyAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.QueryFirstOrDefaultAsync<ApiKeyRecord>($"SELECT {KeyColumns} FROM api_keys WHERE id = @id", new { id });
+    }
+
+    public async Task<List<ApiKeyRecord>> ListApiKeysAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<ApiKeyRecord>($"SELECT {KeyColumns} FROM api_keys ORDER BY id");
+        return AsList(rows);
+    }
+
+    public async Task<bool> RevokeApiKeyAsync(long id, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.ExecuteAsync("UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL", new { id, now });
+        return rows == 1;
+    }
+
+    public async Task<List<long>> ListRevokedApiKeyIdsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<long>("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL");
+        return AsList(rows);
+    }
+
+    // Dapper's own AsList would pull Dapper's reflection-based SqlMapper into the AOT binary.
+    private static List<T> AsList<T>(IEnumerable<T> rows) => rows as List<T> ?? new List<T>(rows);
+
+    /// <summary>The dialect's migration scripts, ordered by version (embedded resources <c>NNNN_name.sql</c>).</summary>
+    protected static List<(int Version, string Name, string Sql)> LoadMigrations(string dialect)
+    {
+        // Resources are named Gateway.Storage.Migrations.<Dialect><separator><NNNN_name>.sql (the separator follows the build OS).
+        var prefix = $"Gateway.Storage.Migrations.{dialect}";
+        var assembly = typeof(SqlAuthStore).Assembly;
+        var list = new List<(int, string, string)>();
+        foreach (var resource in assembly.GetManifestResourceNames())
+        {
+            if (!resource.StartsWith(prefix, StringComparison.Ordinal) || !resource.EndsWith(".sql", StringComparison.Ordinal)
+                || resource.Length <= prefix.Length + 1 || resource[prefix.Length] is not ('/' or '\\' or '.'))
+            {
+                continue;
+            }
+
+            var name = resource[(prefix.Length + 1)..^4];
+            var version = int.Parse(name.AsSpan(0, name.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            list.Add((version, name, reader.ReadToEnd()));
+        }
+
+        if (list.Count == 0)
+        {
+            throw new InvalidOperationException($"no {dialect} migrations are embedded in the binary");
+        }
+
+        list.Sort(static (a, b) => a.Item1.CompareTo(b.Item1));
+        return list;
+    }
+
+    /// <summary>Applies, in one transaction each, the migrations above the current version.</summary>
+    protected static async Task ApplyMigrationsAsync(DbConnection connection, string dialect, long now, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+        var current = await connection.ExecuteScalarAsync<int>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+        foreach (var (version, name, sql) in LoadMigrations(dialect))
+        {
+            if (version <= current)
+            {
+                continue;
+            }
+
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var command = connection.CreateCommand())
+            {
+                // The script is a constant shipped in the binary, never built from input.
+                command.Transaction = transaction;
+#pragma warning disable CA2100 // Migration text is an embedded resource, not user input.
+                command.CommandText = sql;
+#pragma warning restore CA2100
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await connection.ExecuteAsync(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @now)", new { version, name, now }, transaction);
+            await transaction.CommitAsync(cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+using System.Net;
+using Gateway.Auth;
+using Gateway.Testing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.FunctionalTests.Auth;
+
+/// <summary>
+/// Walks every endpoint the server maps, with no credentials and with a token of every role,
+/// and checks the answer against the permission matrix: open endpoints never ask for
+/// credentials, the others answer 401 without them, 403 below their role and serve from their
+/// role up. Also checks that every mapped endpoint declares exactly what the matrix says.
+/// </summary>
+public sealed class PermissionWalkTests : IAsyncLifetime
+{
+    private GatewayServer _server = null!;
+    private string _repository = null!;
+    private readonly Dictionary<Role, (string Access, string Refresh, string Password, string Name)> _tokens = [];
+
+    public async Task InitializeAsync()
+    {
+        // "spare" is what the walk loads and unloads, so the other endpoints keep finding "identity".
+        _repository = ReferenceModels.CreateRepository("identity", "add_sub");
+        Directory.Move(Path.Combine(_repository, "add_sub"), Path.Combine(_repository, "spare"));
+        _server = await GatewayServer.StartAsync(_repository);
+        foreach (var role in new[] { Role.Viewer, Role.Worker, Role.Supervisor, Role.Admin })
+        {
+            var name = "walk-" + role.Name();
+            var (_, access, refresh) = await AuthApi.UserAsync(_server, name, role.Name());
+            _tokens[role] = (access, refresh, "user-passphrase-1", name);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Directory.Delete(_repository, recursive: true);
+    }
+
+    private List<(string Method, string Pattern, Endpoint Endpoint)> MappedEndpoints()
+    {
+        var result = new List<(string, string, Endpoint)>();
+        foreach (var source in _server.Services.GetServices<EndpointDataSource>())
+        {
+            foreach (var endpoint in source.Endpoints)
+            {
+                var route = Assert.IsType<RouteEndpoint>(endpoint);
+                var pattern = route.RoutePattern.RawText!;
+                var methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["*"];
+                foreach (var method in methods)
+                {
+                    result.Add((method, pattern.StartsWith("{*", StringComparison.Ordinal) ? "(any other path)" : pattern, endpoint));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    [Fact]
+    public void EveryMappedEndpoint_DeclaresWhatTheMatrixSays()
+    {
+        var mapped = MappedEndpoints();
+        Assert.True(mapped.Count >= 25, $"only {mapped.Count} endpoints found");
+        foreach (var (method, pattern, endpoint) in mapped)
+        {
+            var row = PermissionMatrix.Rows.SingleOrDefault(r => r.Method == method && r.Pattern == pattern);
+            Assert.True(row is not null, $"{method} {pattern} is mapped but missing from the permission matrix");
+            var declared = endpoint.Metadata.GetMetadata<RoleRequirement>()?.Minimum switch
+            {
+                Role.Viewer => Access.Viewer,
+                Role.Worker => Access.Worker,
+                Role.Supervisor => Access.Supervisor,
+                Role.Admin => Access.Admin,
+                _ => endpoint.Metadata.GetMetadata<OpenAccess>() is not null ? Access.Open
+                    : endpoint.Metadata.GetMetadata<PrivilegedAccess>() is not null ? Access.Privileged
+                    : (Access?)null,
+            };
+            Assert.True(declared == row.Access, $"{method} {pattern} declares {declared?.ToString() ?? "nothing"} but the matrix says {row.Access}");
+        }
+    }
+
+    [Fact]
+    public async Task EveryEndpoint_WithEveryRoleAndWithout_AnswersAsTheMatrixSays()
+    {
+        var checkedCount = 0;
+        foreach (var (method, pattern, endpoint) in MappedEndpoints())
+        {
+            var row = PermissionMatrix.Rows.Single(r => r.Method == method && r.Pattern == pattern);
+            var model = pattern.StartsWith("/v2/repository/models/", StringComparison.Ordinal) ? "spare" : "identity";
+            var path = pattern == "(any other path)" ? "/no/such/path" : pattern.Replace("{model}", model).Replace("{version}", "1").Replace("{id}", "999999");
+            var httpMethod = method == "*" ? HttpMethod.Get : new HttpMethod(method);
+
+            // No credentials.
+            using (var response = await AuthApi.SendAsync(_server, httpMethod, path, null, Body(httpMethod)))
+            {
+                var status = (int)response.StatusCode;
+                if (row.Access == Access.Open)
+                {
+                    Assert.True(status is not 401 and not 403, $"{method} {path} is open but answered {status} without credentials");
+                }
+                else
+                {
+                    Assert.True(status == 401, $"{method} {path} answered {status} without credentials, not 401");
+                    Assert.Contains("Bearer", response.Headers.WwwAuthenticate.ToString());
+                }
+            }
+
+            foreach (var role in _tokens.Keys)
+            {
+                var token = path == "/v1/auth/logout" ? await FreshTokenAsync(role) : _tokens[role].Access;
+                using var response = await AuthApi.SendAsync(_server, httpMethod, path, token, Body(httpMethod));
+                var status = (int)response.StatusCode;
+                var allowed = row.Access == Access.Open || role >= PermissionMatrix.MinimumRole(row.Access, Role.Supervisor);
+                if (allowed)
+                {
+                    Assert.True(status is not 401 and not 403, $"{method} {path} as {role.Name()} answered {status}: {await response.Content.ReadAsStringAsync()}");
+                    Assert.True(status < 500, $"{method} {path} as {role.Name()} answered {status}");
+                }
+                else
+                {
+                    Assert.True(status == 403, $"{method} {path} as {role.Name()} answered {status}, not 403");
+                    Assert.Contains(role.Name(), await AuthApi.ErrorAsync(response, HttpStatusCode.Forbidden));
+                }
+
+                checkedCount++;
+            }
+        }
+
+        Assert.True(checkedCount >= 100);
+    }
+
+    [Fact]
+    public void DocsTable_IsTheMatrix()
+    {
+        var docs = File.ReadAllText(Path.Combine(ReferenceModels.RepositoryRoot, "docs", "AUTH.md")).ReplaceLineEndings("\n");
+        var table = PermissionMatrix.ToMarkdown();
+        Assert.True(docs.Contains(table, StringComparison.Ordinal), "docs/AUTH.md must hold the permission matrix exactly as the code has it:\n" + table);
+    }
+
+    private async Task<string> FreshTokenAsync(Role role)
+    {
+        var tokens = await _server.LoginAsync(_tokens[role].Name, _tokens[role].Password);
+        return tokens.GetProperty("access_token").GetString()!;
+    }
+
+    private static StringContent? Body(HttpMethod method) => method == HttpMethod.Get || method == HttpMethod.Delete ? null : AuthApi.Raw("{}");
+}

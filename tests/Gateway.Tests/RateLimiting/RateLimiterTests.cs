@@ -1,0 +1,70 @@
+using Gateway.RateLimiting;
+using Gateway.Redis;
+using Gateway.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Gateway.Tests.RateLimiting;
+
+public sealed class RateLimiterTests
+{
+    [Fact]
+    public async Task LocalBucket_BurstThenRefusal_ThenRefillWithTime()
+    {
+        var time = new FakeTimeProvider();
+        var limiter = new RateLimiter(new RedisConnection(new RedisOptions(), NullLogger<RedisConnection>.Instance), time, NullLogger<RateLimiter>.Instance);
+        var rule = new RateRule(2, 3);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await limiter.AcquireAsync("u:1", rule)).Allowed);
+        }
+
+        var refused = await limiter.AcquireAsync("u:1", rule);
+        Assert.False(refused.Allowed);
+        Assert.Equal(1, refused.RetryAfterSeconds);
+        Assert.Equal(3, refused.Limit);
+        Assert.True((await limiter.AcquireAsync("u:2", rule)).Allowed);
+
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.True((await limiter.AcquireAsync("u:1", rule)).Allowed);
+        Assert.False((await limiter.AcquireAsync("u:1", rule)).Allowed);
+    }
+
+    [Fact]
+    public async Task RedisBucket_IsSharedByReplicas()
+    {
+        var prefix = "test-" + Guid.NewGuid().ToString("N") + ":";
+        var limiters = new List<RateLimiter>();
+        var connections = new List<RedisConnection>();
+        for (var i = 0; i < 2; i++)
+        {
+            var connection = new RedisConnection(new RedisOptions { Configuration = TestServices.Redis, KeyPrefix = prefix }, NullLogger<RedisConnection>.Instance);
+            await connection.ConnectAsync(null);
+            Assert.True(connection.IsConnected);
+            connections.Add(connection);
+            limiters.Add(new RateLimiter(connection, TimeProvider.System, NullLogger<RateLimiter>.Instance));
+        }
+
+        try
+        {
+            var rule = new RateRule(0.001, 4);
+            var allowed = 0;
+            for (var i = 0; i < 10; i++)
+            {
+                allowed += (await limiters[i % 2].AcquireAsync("k:1", rule)).Allowed ? 1 : 0;
+            }
+
+            Assert.Equal(4, allowed);
+            var refused = await limiters[0].AcquireAsync("k:1", rule);
+            Assert.False(refused.Allowed);
+            Assert.True(refused.RetryAfterSeconds > 100);
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+}
