@@ -190,7 +190,11 @@ internal static partial class LoadModels
                         _ = usleep(micros);
                     }
 
-                    now = Stopwatch.GetTimestamp();
+                    // The sleep was rounded down to whole microseconds: never send early.
+                    while ((now = Stopwatch.GetTimestamp()) < scheduled)
+                    {
+                        Thread.SpinWait(20);
+                    }
                 }
 
                 if (Interlocked.Read(ref outstanding) > MaxOutstanding)

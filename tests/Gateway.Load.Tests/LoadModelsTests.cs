@@ -49,9 +49,11 @@ public sealed class LoadModelsTests : IAsyncLifetime
             Assert.Null(await scenario.CheckAsync(client));
         }
 
-        var run = await LoadModels.RunClosedAsync(scenario, _address, callers: 2, warmupSeconds: 0.2, durationSeconds: 0.5);
+        // No warm-up: a request is recorded when it starts inside the window, however long it
+        // takes, so each caller's first request counts even on a machine busy with other work.
+        var run = await LoadModels.RunClosedAsync(scenario, _address, callers: 2, warmupSeconds: 0, durationSeconds: 0.5);
 
-        Assert.True(run.Data.Requests > 0);
+        Assert.True(run.Data.Requests >= 2);
         Assert.Equal(run.Data.Requests, run.Data.Ok);
         Assert.Equal(run.Data.Requests, run.Data.Latency.TotalCount);
         Assert.Equal(0, run.ErrorCount);
