@@ -219,6 +219,8 @@ bench() {
 
 load() {
     [ -x "$PUBLISH_DIR/gateway" ] || publish
+    # wrk is the independent client the runner cross-checks its figures with.
+    apt_ensure wrk
     log "running the load scenarios (results in artifacts/load)"
     dotnet run -c Release --project load/Gateway.Load/Gateway.Load.csproj -- \
         --binary "$PUBLISH_DIR/gateway" --models "$ROOT/tests/fixtures/models" --out "$ROOT/artifacts/load" "$@"

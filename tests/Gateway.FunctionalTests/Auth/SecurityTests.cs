@@ -30,6 +30,9 @@ public sealed class SecurityTests : IAsyncLifetime
         _repository = ReferenceModels.CreateRepository("identity");
         _server = await GatewayServer.StartAsync(
             _repository, _logs, "--Auth:JwtSigningKeys", SigningKeys, "--Logging:LogLevel:Default", "Trace",
+
+            // ASP.NET Core's own categories default to Warning (GatewayHost); this test reads them too.
+            "--Logging:LogLevel:Microsoft.AspNetCore", "Trace",
             "--RateLimit:LoginPerAccount:Burst", "1000", "--RateLimit:LoginPerAddress:Burst", "1000");
         (_workerId, _worker, _workerRefresh) = await AuthApi.UserAsync(_server, "mallory", "worker");
     }
