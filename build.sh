@@ -167,6 +167,9 @@ test_all() {
     # The small CPU image (deploy tests) is the gateway without the Torch backend and libtorch.
     PUBLISH_OUT="$PUBLISH_DIR-cpu" publish -p:WithTorch=false >&2
     prometheus_ensure >&2
+    # nginx in front of two replicas (scale-out tests): run by the tests in the foreground with
+    # their own configuration; the system's nginx service, if any, is left alone.
+    apt_ensure nginx >&2
     log "building the solution"
     dotnet build Gateway.sln -c Release -nologo -clp:NoSummary -warnaserror >&2
 
