@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The one entry point: run, test, publish, bench, load.
+# The one entry point: run, test, publish, bench, load, demo.
 #   ./build.sh run [gateway args]   start the gateway on http://127.0.0.1:8080 with the sample models
 #   ./build.sh test                 every test (installs what the tests need), ends with "tests: N passed, N failed"
 #   ./build.sh publish              the Native-AOT binary at artifacts/publish/gateway/gateway, zero warnings
 #   ./build.sh bench [filter]       BenchmarkDotNet suites in bench/
 #   ./build.sh load [args]          the standard load scenarios in load/ against the AOT binary
+#   ./build.sh demo [--soak-seconds N]  two replicas, nginx, PostgreSQL, Redis, Prometheus on loopback: tour, then a soak (600 s)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -229,6 +230,17 @@ load() {
         --binary "$PUBLISH_DIR/gateway" --models "$ROOT/tests/fixtures/models" --out "$ROOT/artifacts/load" "$@"
 }
 
+# The whole stack natively on loopback (scripts/demo.sh): seeded users and models, a scripted tour,
+# then a soak with zero errors and flat memory; everything is stopped afterwards, failure included.
+demo() {
+    [ -x "$PUBLISH_DIR/gateway" ] || publish
+    apt_ensure nginx python3
+    prometheus_ensure
+    services_start
+    trap services_stop EXIT
+    GATEWAY_BINARY="$PUBLISH_DIR/gateway" scripts/demo.sh "$@"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -237,8 +249,9 @@ case "$cmd" in
     publish) publish "$@" ;;
     bench) bench "$@" ;;
     load) load "$@" ;;
+    demo) demo "$@" ;;
     *)
-        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac
