@@ -113,6 +113,7 @@ start_replica() {
     Storage__Postgres="$GATEWAY_TEST_POSTGRES" \
     Redis__Configuration="$GATEWAY_TEST_REDIS" \
     Redis__Channel="demo:revocations" Redis__KeyPrefix="demo:" \
+    ASPNETCORE_FORWARDEDHEADERS_ENABLED=true \
         "$BINARY" --urls "http://127.0.0.1:$port" --model-repository "$MODELS" \
         --Secrets:Directory "$WORK/secrets" \
         --Telemetry:Metrics:Url "http://127.0.0.1:$metrics" --Telemetry:Metrics:RequiredRole open \

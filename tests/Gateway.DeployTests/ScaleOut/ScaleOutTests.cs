@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -69,6 +70,8 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IAsyncLifetime
             // Rate limits stay on (a Redis bucket shared by the replicas) but above what the load sends.
             ["RateLimit__Admin__PerSecond"] = "100000",
             ["RateLimit__Admin__Burst"] = "100000",
+            // Behind nginx: the client's address is the last X-Forwarded-For entry (nginx's view of its peer).
+            ["ASPNETCORE_FORWARDEDHEADERS_ENABLED"] = "true",
         };
         int[] ports = [GatewayReplica.FreePort(), GatewayReplica.FreePort()];
         _replicas.Add(GatewayReplica.Start("A", ports[0], repository, secrets, environment));
@@ -281,6 +284,64 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IAsyncLifetime
         using var probe = await client.PostAsync("/v2/models/identity/infer", Json(_identityBody));
         Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
     }
+
+    [Fact]
+    public async Task LoginsThroughNginx_AreThrottledPerClientAddress_NotPerProxy()
+    {
+        // RateLimit:LoginPerAddress (30 at once, then one a second) must see each client, not nginx,
+        // or one noisy client locks everybody out. Clients on 127.0.0.2 and 127.0.0.3 are two
+        // addresses to nginx; the replicas read them from X-Forwarded-For.
+        using var noisy = NginxClientFrom("127.0.0.2");
+        var refusedAfter = 0;
+        for (var i = 1; i <= 60 && refusedAfter == 0; i++)
+        {
+            // A different unknown account each time: only the per-address bucket runs out.
+            var body = JsonSerializer.Serialize(new Dictionary<string, string> { ["username"] = $"nobody-{i}", ["password"] = "wrong-password" });
+            using var response = await noisy.PostAsync("/v1/auth/login", Json(body));
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                refusedAfter = i - 1;
+            }
+            else
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            }
+        }
+
+        output.WriteLine($"127.0.0.2 was refused after {refusedAfter} failed logins");
+        Assert.InRange(refusedAfter, 30, 40);
+
+        // Another client is not affected.
+        using var other = NginxClientFrom("127.0.0.3");
+        var credentials = JsonSerializer.Serialize(new Dictionary<string, string> { ["username"] = "admin", ["password"] = AdminPassword });
+        using var login = await other.PostAsync("/v1/auth/login", Json(credentials));
+        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+    }
+
+    /// <summary>A client whose connections to nginx come from <paramref name="local"/> (any 127.x address is loopback).</summary>
+    private HttpClient NginxClientFrom(string local) => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        ConnectCallback = async (context, cancellation) =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                socket.Bind(new IPEndPoint(IPAddress.Parse(local), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellation);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    })
+    {
+        BaseAddress = _nginx.Address,
+        Timeout = TimeSpan.FromSeconds(30),
+    };
 
     private sealed record Outcome(string Kind, long Sent, long Done, string Result)
     {
