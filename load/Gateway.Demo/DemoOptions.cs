@@ -19,6 +19,7 @@ internal sealed class DemoOptions
           --report PATH                where the printed report is also written
           --soak-seconds N             length of the soak (default 600; 0 skips it)
           --soak-rate R                requests per second during the soak, open model (default 200)
+          --warmup-seconds N           the same load before the soak, its RSS growth not judged (default 30)
           --flat-mib M                 the most RSS a replica may gain over the soak's second half (default 5)
         """;
 
@@ -37,6 +38,8 @@ internal sealed class DemoOptions
     public int SoakSeconds { get; private set; } = 600;
 
     public double SoakRate { get; private set; } = 200;
+
+    public int WarmupSeconds { get; private set; } = 30;
 
     public double FlatMiB { get; private set; } = 5;
 
@@ -86,6 +89,15 @@ internal sealed class DemoOptions
                     }
 
                     options.SoakSeconds = seconds;
+                    break;
+                case "--warmup-seconds":
+                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var warmup))
+                    {
+                        problem = $"--warmup-seconds wants a whole number of seconds (got '{value}')";
+                        return null;
+                    }
+
+                    options.WarmupSeconds = warmup;
                     break;
                 case "--soak-rate":
                     if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) || rate is <= 0 or > 100_000)

@@ -27,10 +27,12 @@ internal sealed partial class Soak(DemoOptions options, Output output)
     public async Task<bool> RunAsync(InferRequest identity, InferRequest mobilenet, InferRequest bert)
     {
         var seconds = options.SoakSeconds;
+        var warmup = options.WarmupSeconds;
         var rate = options.SoakRate;
         var interval = Math.Clamp(seconds / 60.0, 1, 10);
         output.Heading(string.Create(CultureInfo.InvariantCulture,
-            $"6. soak: {seconds} s at {rate:0} requests/s through nginx (16 in 20 {identity.Label}, 3 {mobilenet.Label}, 1 {bert.Label}), RSS every {interval:0.#} s"));
+            $"6. soak: {warmup} s of warm-up, then {seconds} s, at {rate:0} requests/s through nginx (16 in 20 {identity.Label}, 3 {mobilenet.Label}, 1 {bert.Label}), RSS every {interval:0.#} s"));
+        output.Line("  (the warm-up's answers count as errors too; its latencies and RSS growth do not: model arenas grow to the batch shapes seen)");
 
         var (admin, _) = await Api.LoginAsync(options.Nginx, "admin", options.AdminPassword);
         using var adminClient = Api.Client(options.Nginx, admin);
@@ -55,9 +57,11 @@ internal sealed partial class Soak(DemoOptions options, Output output)
         };
         long sent = 0, answered = 0, errors = 0, notSent = 0, outstanding = 1;
         var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var total = (long)Math.Round(seconds * rate);
+        var warmupCollector = new Collector();
+        var total = (long)Math.Round((warmup + seconds) * rate);
         var period = Stopwatch.Frequency / rate;
         var start = Stopwatch.GetTimestamp() + Hdr.SecondsToTicks(0.05);
+        var measureFrom = start + Hdr.SecondsToTicks(warmup);
 
         async Task SendAsync(InferRequest request, HttpClient client, long scheduled)
         {
@@ -75,7 +79,7 @@ internal sealed partial class Soak(DemoOptions options, Output output)
             }
 
             var done = Stopwatch.GetTimestamp();
-            var collector = collectors[request.Label];
+            var collector = scheduled < measureFrom ? warmupCollector : collectors[request.Label];
             lock (collector)
             {
                 collector.Record(outcome, Hdr.TicksToNanoseconds(done - scheduled), done);
@@ -138,18 +142,24 @@ internal sealed partial class Soak(DemoOptions options, Output output)
             output.Line(string.Create(CultureInfo.InvariantCulture, $"  {sample.Seconds,6:0} {sample.Sent,9} {sample.Answered,9} {sample.Errors,6}  {rss}"));
         }
 
-        Sample(0);
+        // Times are from the end of the warm-up: negative during it.
+        var times = new List<double> { -warmup };
+        for (var at = 0.0; at <= seconds + 1e-9; at += interval)
+        {
+            times.Add(at);
+        }
+
         dispatcher.Start();
         var clock = Stopwatch.StartNew();
-        for (var next = interval; next <= seconds + 1e-9; next += interval)
+        foreach (var at in times.Distinct())
         {
-            var wait = TimeSpan.FromSeconds(next) - clock.Elapsed;
+            var wait = TimeSpan.FromSeconds(at + warmup) - clock.Elapsed;
             if (wait > TimeSpan.Zero)
             {
                 await Task.Delay(wait);
             }
 
-            Sample(next);
+            Sample(at);
         }
 
         if (await Task.WhenAny(finished.Task, Task.Delay(TimeSpan.FromSeconds(60))) != finished.Task)
@@ -159,10 +169,10 @@ internal sealed partial class Soak(DemoOptions options, Output output)
 
         var elapsed = clock.Elapsed.TotalSeconds;
         var sentTotal = Interlocked.Read(ref sent);
-        return await ReportAsync(collectors, samples, sentTotal, Interlocked.Read(ref notSent), sentTotal - Interlocked.Read(ref answered), elapsed);
+        return await ReportAsync(collectors, warmupCollector, samples, sentTotal, Interlocked.Read(ref notSent), sentTotal - Interlocked.Read(ref answered), elapsed);
     }
 
-    private async Task<bool> ReportAsync(Dictionary<string, Collector> collectors, List<RssSample> samples, long sent, long notSent, long unanswered, double elapsed)
+    private async Task<bool> ReportAsync(Dictionary<string, Collector> collectors, Collector warmup, List<RssSample> samples, long sent, long notSent, long unanswered, double elapsed)
     {
         var all = new Collector();
         foreach (var collector in collectors.Values)
@@ -170,12 +180,17 @@ internal sealed partial class Soak(DemoOptions options, Output output)
             all.Add(collector);
         }
 
-        var failed = all.Requests - all.Ok + notSent + unanswered;
+        var everything = new Collector();
+        everything.Add(all);
+        everything.Add(warmup);
+        var failed = everything.Requests - everything.Ok + notSent + unanswered;
+        var seconds = options.WarmupSeconds + options.SoakSeconds;
         output.Heading("soak figures");
-        output.Line(string.Create(CultureInfo.InvariantCulture, $"  requests: {sent} sent in {options.SoakSeconds} s ({sent / (double)options.SoakSeconds:0.0}/s), {all.Requests} answered, {all.Ok} with 200"));
-        var byStatus = all.Errors.Count == 0 ? "none" : string.Join(", ", all.Errors.Select(static e => $"{e.Key}: {e.Value}"));
+        output.Line(string.Create(CultureInfo.InvariantCulture,
+            $"  requests: {sent} sent in {seconds} s ({sent / (double)seconds:0.0}/s; {warmup.Requests} in the warm-up, {all.Requests} in the soak), {everything.Requests} answered, {everything.Ok} with 200"));
+        var byStatus = everything.Errors.Count == 0 ? "none" : string.Join(", ", everything.Errors.Select(static e => $"{e.Key}: {e.Value}"));
         output.Line($"  errors: {failed} (by status: {byStatus}; not sent because {MaxOutstanding} were outstanding: {notSent}; unanswered at the end: {unanswered})");
-        output.Line($"  latency from each request's scheduled send, client side through nginx (µs):");
+        output.Line($"  latency from each request's scheduled send, client side through nginx, soak without warm-up (µs):");
         output.Line($"    {"request",-24} {"count",8} {"p50",8} {"p90",8} {"p99",8} {"p99.9",8} {"max",8}");
         foreach (var (label, collector) in collectors.Append(new("all", all)))
         {
@@ -186,13 +201,15 @@ internal sealed partial class Soak(DemoOptions options, Output output)
 
         // Flat: what each replica gains over the second half of the soak, once pools, arenas and
         // the GC's budgets have settled; medians of three samples at either end smooth a GC cycle.
-        var half = samples.Count / 2;
+        var soakSamples = samples.FindAll(static s => s.Seconds >= 0);
+        var half = soakSamples.Count / 2;
         var flat = true;
         output.Line($"  memory (RSS, MiB): flat = less than {options.FlatMiB:0.#} MiB gained from the middle of the soak to its end");
-        output.Line($"    {"replica",-8} {"start",8} {"middle",8} {"end",8} {"2nd half",9} {"min",8} {"max",8}  verdict");
+        output.Line($"    {"replica",-8} {"before",8} {"start",8} {"middle",8} {"end",8} {"2nd half",9} {"min",8} {"max",8}  verdict");
         for (var r = 0; r < options.Replicas.Count; r++)
         {
-            var series = samples.ConvertAll(s => s.RssBytes[r] / MiB);
+            var before = samples[0].RssBytes[r] / MiB;
+            var series = soakSamples.ConvertAll(s => s.RssBytes[r] / MiB);
             var from = Math.Max(0, half - 1);
             var middle = Median(series.GetRange(from, Math.Min(3, series.Count - from)));
             var end = Median(series.GetRange(Math.Max(0, series.Count - 3), Math.Min(3, series.Count)));
@@ -201,14 +218,14 @@ internal sealed partial class Soak(DemoOptions options, Output output)
             flat &= ok;
             var secondHalf = series.GetRange(half, series.Count - half);
             output.Line(string.Create(CultureInfo.InvariantCulture,
-                $"    {options.Replicas[r].Name,-8} {series[0],8:0.0} {middle,8:0.0} {end,8:0.0} {growth,9:+0.0;-0.0} {secondHalf.Min(),8:0.0} {secondHalf.Max(),8:0.0}  {(ok ? "flat" : "GROWING")}"));
+                $"    {options.Replicas[r].Name,-8} {before,8:0.0} {series[0],8:0.0} {middle,8:0.0} {end,8:0.0} {growth,9:+0.0;-0.0} {secondHalf.Min(),8:0.0} {secondHalf.Max(),8:0.0}  {(ok ? "flat" : "GROWING")}"));
         }
 
         await PrometheusAsync(elapsed);
         var passed = failed == 0 && flat;
         output.Line();
         output.Line(passed
-            ? $"soak passed: {all.Ok} requests, 0 errors, memory flat on every replica"
+            ? $"soak passed: {everything.Ok} requests, 0 errors, memory flat on every replica"
             : $"soak FAILED: {failed} errors, memory {(flat ? "flat" : "growing")}");
         return passed;
     }
