@@ -226,6 +226,11 @@ load() {
         --binary "$PUBLISH_DIR/gateway" --models "$ROOT/tests/fixtures/models" --out "$ROOT/artifacts/load" "$@"
 }
 
+# Compares the last bench and load results with bench/thresholds.json (CI's performance gate).
+check_thresholds() {
+    python3 "$ROOT/scripts/check-thresholds.py" "$ROOT/artifacts/bench/results" "$ROOT/artifacts/load/results.csv"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -234,6 +239,7 @@ case "$cmd" in
     publish) publish "$@" ;;
     bench) bench "$@" ;;
     load) load "$@" ;;
+    check-thresholds) check_thresholds ;;
     *)
         sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
