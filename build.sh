@@ -241,6 +241,11 @@ demo() {
     GATEWAY_BINARY="$PUBLISH_DIR/gateway" scripts/demo.sh "$@"
 }
 
+# Compares the last bench and load results with bench/thresholds.json (CI's performance gate).
+check_thresholds() {
+    python3 "$ROOT/scripts/check-thresholds.py" "$ROOT/artifacts/bench/results" "$ROOT/artifacts/load/results.csv"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -250,6 +255,7 @@ case "$cmd" in
     bench) bench "$@" ;;
     load) load "$@" ;;
     demo) demo "$@" ;;
+    check-thresholds) check_thresholds ;;
     *)
         sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
         exit 2

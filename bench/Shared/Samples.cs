@@ -138,7 +138,10 @@ internal static class Samples
         var root = Directory.CreateTempSubdirectory("gateway-perf-repo-").FullName;
         foreach (var model in models)
         {
-            var source = Path.GetFullPath(Path.Combine(fixtures, model + ".onnx"));
+            // "<fixture>_batched": the fixture with dynamic batching (up to 16 rows, 5 ms window).
+            var batched = model.EndsWith(BatchedSuffix, StringComparison.Ordinal);
+            var fixture = batched ? model[..^BatchedSuffix.Length] : model;
+            var source = Path.GetFullPath(Path.Combine(fixtures, fixture + ".onnx"));
             if (!File.Exists(source))
             {
                 throw new FileNotFoundException($"no fixture model {source}", source);
@@ -147,10 +150,20 @@ internal static class Samples
             var version = Path.Combine(root, model, "1");
             Directory.CreateDirectory(version);
             File.CreateSymbolicLink(Path.Combine(version, "model.onnx"), source);
+            if (batched)
+            {
+                File.WriteAllText(Path.Combine(root, model, "config.json"), BatchedConfig);
+            }
         }
 
         return root;
     }
+
+    /// <summary>Suffix naming a fixture served with dynamic batching.</summary>
+    public const string BatchedSuffix = "_batched";
+
+    /// <summary>The batching configuration of "<c>_batched</c>" models.</summary>
+    public const string BatchedConfig = """{ "max_batch_size": 16, "dynamic_batching": { "max_queue_delay_microseconds": 5000 } }""";
 
     private static string ProtocolType(string numpy) => numpy switch
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gateway.Perf;
 
 namespace Gateway.Load;
 
@@ -68,7 +69,7 @@ internal sealed class LoadOptions
 
     public string SampleRepository { get; private set; } = "models";
 
-    public List<string> RepoModels { get; } = ["identity", "add_sub", "mobilenet_v2"];
+    public List<string> RepoModels { get; } = ["identity", "add_sub", "mobilenet_v2", "mobilenet_v2" + Samples.BatchedSuffix];
 
     public List<string> ServerArgs { get; } = [];
 
@@ -215,9 +216,10 @@ internal sealed class LoadOptions
 
         foreach (var model in options.RepoModels)
         {
-            if (!File.Exists(Path.Combine(options.Models, model + ".onnx")))
+            var fixture = model.EndsWith(Samples.BatchedSuffix, StringComparison.Ordinal) ? model[..^Samples.BatchedSuffix.Length] : model;
+            if (!File.Exists(Path.Combine(options.Models, fixture + ".onnx")))
             {
-                error = $"--repo-models: {Path.Combine(Path.GetFullPath(options.Models), model + ".onnx")} does not exist";
+                error = $"--repo-models: {Path.Combine(Path.GetFullPath(options.Models), fixture + ".onnx")} does not exist";
                 return null;
             }
         }

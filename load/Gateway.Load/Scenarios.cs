@@ -45,10 +45,11 @@ internal sealed class Scenario
     public static Scenario Json(string name, Sample sample) =>
         new(name, $"POST /v2/models/{sample.Model}/infer, JSON {sample.Inputs[0]}", HttpMethod.Post, $"/v2/models/{sample.Model}/infer", Samples.JsonBody(sample), "application/json", 0, 0);
 
-    public static Scenario Binary(string name, Sample sample, int images)
+    public static Scenario Binary(string name, Sample sample, int images, string? model = null)
     {
         var (body, headerLength) = Samples.BinaryBody(sample);
-        return new(name, $"POST /v2/models/{sample.Model}/infer, binary {sample.Inputs[0]}, binary output", HttpMethod.Post, $"/v2/models/{sample.Model}/infer", body, "application/octet-stream", headerLength, images);
+        model ??= sample.Model;
+        return new(name, $"POST /v2/models/{model}/infer, binary {sample.Inputs[0]}, binary output", HttpMethod.Post, $"/v2/models/{model}/infer", body, "application/octet-stream", headerLength, images);
     }
 
     public HttpRequestMessage CreateRequest()
@@ -102,13 +103,14 @@ internal sealed class Scenario
 /// <summary>The scenarios the runner knows, by name.</summary>
 internal static class ScenarioCatalog
 {
-    public static readonly string[] Names = ["get", "json-identity", "binary-identity", "binary-mobilenet"];
+    public static readonly string[] Names = ["get", "json-identity", "binary-identity", "binary-mobilenet", "binary-mobilenet-batched"];
 
     /// <summary>The model a scenario needs in the repository, or null.</summary>
     public static string? ModelOf(string name) => name switch
     {
         "json-identity" or "binary-identity" => "identity",
         "binary-mobilenet" => "mobilenet_v2",
+        "binary-mobilenet-batched" => "mobilenet_v2" + Samples.BatchedSuffix,
         _ => null,
     };
 
@@ -118,6 +120,7 @@ internal static class ScenarioCatalog
         "json-identity" => Scenario.Json(name, Samples.Load(fixtures, "identity", 0)),
         "binary-identity" => Scenario.Binary(name, Samples.Load(fixtures, "identity", 0), 0),
         "binary-mobilenet" => Scenario.Binary(name, Samples.Load(fixtures, "mobilenet_v2", 0), 1),
+        "binary-mobilenet-batched" => Scenario.Binary(name, Samples.Load(fixtures, "mobilenet_v2", 0), 1, "mobilenet_v2" + Samples.BatchedSuffix),
         _ => throw new ArgumentException($"unknown scenario {name}", nameof(name)),
     };
 }

@@ -23,6 +23,11 @@ internal sealed class OnnxModelRunner : IModelRunner
     // PERF: a zero-length tensor still needs a valid data pointer; this one is pinned forever.
     private static readonly byte[] s_empty = GC.AllocateArray<byte>(8, pinned: true);
 
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
+    private readonly OnnxRunOutputs.Pool _outputPool = new();
+
     public OnnxModelRunner(InferenceSession session, SessionOptions options, ModelSignature signature, string device)
     {
         _session = session;
@@ -56,8 +61,12 @@ internal sealed class OnnxModelRunner : IModelRunner
             return RunResult.Failure(BackendErrorKind.InvalidInput, $"expected {_inputNames.Length} inputs, got {inputs.Length}");
         }
 
-        var values = new OrtValue[inputs.Length];
-        var pins = new MemoryHandle[inputs.Length];
+        // PERF: per-thread scratch (values, pins, shape arrays) instead of new arrays per run;
+        // Run is called from the scheduler's threads and inline from request threads, never
+        // re-entrantly on one thread. ONNX Runtime copies shapes when it creates a tensor.
+        var scratch = t_scratch ??= new Scratch();
+        var values = scratch.Values(inputs.Length);
+        var pins = scratch.Pins(inputs.Length);
         try
         {
             for (var i = 0; i < inputs.Length; i++)
@@ -84,12 +93,12 @@ internal sealed class OnnxModelRunner : IModelRunner
                 }
 
                 values[i] = OrtValue.CreateTensorValueWithData(
-                    OrtMemoryInfo.DefaultInstance, _inputTypes[i], input.Shape.ToArray(), pointer, input.Data.Length);
+                    OrtMemoryInfo.DefaultInstance, _inputTypes[i], scratch.Shape(input.Shape), pointer, input.Data.Length);
             }
 
             var outputNames = SelectOutputNames(outputs);
             var results = _session.Run(_runOptions, _inputNames, values, outputNames);
-            return RunResult.Success(new OnnxRunOutputs(results));
+            return RunResult.Success(OnnxRunOutputs.Rent(_outputPool, results, Signature.Outputs, outputs));
         }
         catch (OnnxRuntimeException ex)
         {
@@ -100,7 +109,9 @@ internal sealed class OnnxModelRunner : IModelRunner
             for (var i = 0; i < values.Length; i++)
             {
                 values[i]?.Dispose();
+                values[i] = null!;
                 pins[i].Dispose();
+                pins[i] = default;
             }
         }
     }
@@ -148,6 +159,25 @@ internal sealed class OnnxModelRunner : IModelRunner
         }
 
         return value;
+    }
+
+    /// <summary>Arrays one thread reuses across runs, by input count and by rank.</summary>
+    private sealed class Scratch
+    {
+        private readonly OrtValue[]?[] _values = new OrtValue[9][];
+        private readonly MemoryHandle[]?[] _pins = new MemoryHandle[9][];
+        private readonly long[]?[] _shapes = new long[TensorShape.MaxRank + 1][];
+
+        public OrtValue[] Values(int count) => count < _values.Length ? _values[count] ??= new OrtValue[count] : new OrtValue[count];
+
+        public MemoryHandle[] Pins(int count) => count < _pins.Length ? _pins[count] ??= new MemoryHandle[count] : new MemoryHandle[count];
+
+        public long[] Shape(in TensorShape shape)
+        {
+            var array = _shapes[shape.Rank] ??= new long[shape.Rank];
+            shape.Dims.CopyTo(array);
+            return array;
+        }
     }
 
     /// <summary>

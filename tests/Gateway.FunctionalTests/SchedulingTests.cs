@@ -69,7 +69,7 @@ public sealed class SchedulingTests : IAsyncLifetime
         using var response = await _server.PostJsonAsync("/v2/models/identity/infer", Identity());
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var timing = string.Join(",", response.Headers.GetValues("Server-Timing"));
-        Assert.Matches(@"^queue;dur=[0-9.]+, compute;dur=[0-9.]+, total;dur=[0-9.]+$", timing);
+        Assert.Matches(@"^queue;dur=[0-9.]+,compute;dur=[0-9.]+,total;dur=[0-9.]+$", timing);
     }
 
     [Fact]

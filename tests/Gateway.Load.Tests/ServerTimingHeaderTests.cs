@@ -10,7 +10,8 @@ public class ServerTimingHeaderTests
     {
         var metrics = new Dictionary<string, LongHistogram>(StringComparer.Ordinal);
 
-        ServerTimingHeader.Record("queue;dur=0.012, compute;dur=0.003, total;dur=0.050", metrics);
+        // The gateway writes it without the optional spaces; the parser takes both.
+        ServerTimingHeader.Record("queue;dur=0.012,compute;dur=0.003, total;dur=0.050", metrics);
 
         Assert.Equal(["compute", "queue", "total", "total-compute"], metrics.Keys.Order(StringComparer.Ordinal));
         Near(12_000, Single(metrics["queue"]));
