@@ -162,6 +162,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    // The console log is JSON by default: the address ends at the closing quote of "Message".
+    [GeneratedRegex(@"Now listening on: (http://[^\s""]+)")]
     private static partial Regex ListeningLine();
 }
