@@ -98,7 +98,9 @@ public static class GatewayHost
         app.MapStatistics();
         app.MapAuth();
         app.MapGatewayDocumentation();
-        app.MapFallback(static context => HttpErrors.WriteAsync(
+        // "{*path}", not MapFallback's default "{*path:nonfile}": a path that looks like a file
+        // (/openapi/v2.json) gets the same 404 body as any other.
+        app.MapFallback("{*path}", static context => HttpErrors.WriteAsync(
             context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
         return app;
     }
