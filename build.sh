@@ -174,6 +174,9 @@ test_all() {
     command -v npm >/dev/null || apt_ensure nodejs npm
     apt_ensure umoci skopeo ca-certificates
     npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error >&2
+    # The API documentation tests: an OpenAPI validator and playwright-core driving Debian's chromium.
+    apt_ensure chromium
+    npm ci --prefix tests/apidocs --no-audit --no-fund --loglevel=error >&2
 
     services_start >&2
     trap services_stop EXIT
