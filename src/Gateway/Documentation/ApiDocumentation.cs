@@ -104,8 +104,47 @@ internal static class ApiDocumentation
     /// <summary>Maps the document and the page, both open.</summary>
     public static void MapGatewayDocumentation(this WebApplication app)
     {
-        app.MapOpenApi(DocumentPath).AllowOpen();
+        var document = new CachedDocument(app.Services.GetRequiredKeyedService<IOpenApiDocumentProvider>(DocumentName));
+        app.MapGet(DocumentPath, document.WriteAsync).AllowOpen();
         var page = DocsPage.Load();
         app.MapGet(PagePath, page.WriteAsync).AllowOpen();
+    }
+
+    /// <summary>
+    /// The document, generated on the first request and then served as bytes. PERF: generating
+    /// it costs about 7 ms of CPU (the AOT binary, docs/PERFORMANCE.md "API documentation"), and
+    /// the endpoint is open and not rate limited, so it is made once: the endpoints and the
+    /// settings it reflects are fixed once the server runs.
+    /// </summary>
+    private sealed class CachedDocument(IOpenApiDocumentProvider provider)
+    {
+        private Task<byte[]>? _bytes;
+
+        public async Task WriteAsync(HttpContext context)
+        {
+            var pending = Volatile.Read(ref _bytes);
+            if (pending is null || pending.IsFaulted || pending.IsCanceled)
+            {
+                var fresh = GenerateAsync();
+                pending = Interlocked.CompareExchange(ref _bytes, fresh, pending) == pending ? fresh : Volatile.Read(ref _bytes)!;
+            }
+
+            var body = await pending;
+            var response = context.Response;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/json; charset=utf-8";
+            response.ContentLength = body.Length;
+            response.Headers.CacheControl = "no-cache";
+            await response.Body.WriteAsync(body, context.RequestAborted);
+        }
+
+        private async Task<byte[]> GenerateAsync()
+        {
+            // Not the request's token: a client going away must not spoil the cached document.
+            var document = await provider.GetOpenApiDocumentAsync(CancellationToken.None);
+            using var buffer = new MemoryStream();
+            await document.SerializeAsJsonAsync(buffer, OpenApiSpecVersion.OpenApi3_1, CancellationToken.None);
+            return buffer.ToArray();
+        }
     }
 }

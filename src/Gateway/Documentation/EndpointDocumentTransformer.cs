@@ -36,6 +36,9 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
             Version = ApiDocumentation.ServerVersion,
             Description = InfoDescription(auth),
         };
+        // No servers: the document is cached, and the request's Host is the caller's to choose;
+        // without servers, clients resolve paths against the address they fetched the document from.
+        document.Servers = null;
         document.Components ??= new OpenApiComponents();
         document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>(StringComparer.Ordinal)
         {
