@@ -77,9 +77,8 @@
     for (const [key, value] of Object.entries(properties)) {
       const description = resolve(value).description || value.description;
       lines.push(`${'  '.repeat(depth)}${prefix}${key}: ${typeOf(value)}${required.has(key) ? ' (required)' : ''}${description ? ' - ' + description : ''}`);
+      // An array property's items are outlined by the call itself, marked "[]".
       lines.push(...outline(value, depth + 1, seen));
-      const item = resolve(value).items;
-      if (item) lines.push(...outline(item, depth + 1, seen));
     }
     return lines;
   }
