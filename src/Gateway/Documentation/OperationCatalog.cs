@@ -60,17 +60,17 @@ internal static class OperationCatalog
         ("documentation", "This OpenAPI document and the interactive page that renders it."),
     ];
 
-    private static readonly HeaderSpec s_serverTiming = new("Server-Timing", "queue;dur=…, compute;dur=…, total;dur=… in milliseconds.");
-    private static readonly HeaderSpec s_inferLength = new(InferHeaderLength, "Length in bytes of the JSON part of the body; the binary tensor data follows it.", Integer: true);
-    private static readonly HeaderSpec s_retryAfter = new("Retry-After", "Seconds to wait before retrying.", Integer: true);
+    private static readonly HeaderSpec ServerTimingHeader = new("Server-Timing", "queue;dur=…, compute;dur=…, total;dur=… in milliseconds.");
+    private static readonly HeaderSpec InferLengthHeader = new(InferHeaderLength, "Length in bytes of the JSON part of the body; the binary tensor data follows it.", Integer: true);
+    private static readonly HeaderSpec RetryAfterHeader = new("Retry-After", "Seconds to wait before retrying.", Integer: true);
 
-    private static readonly Reply[] s_modelErrors =
+    private static readonly Reply[] ModelErrors =
     [
         Reply.Error(404, "Unknown model, or a version that is not served."),
         Reply.Error(503, "The model is known but not available (loading, failed to load, unloaded); the reason is in the body."),
     ];
 
-    private static readonly Reply s_badId = Reply.Error(400, "The id is not a positive integer.");
+    private static readonly Reply BadId = Reply.Error(400, "The id is not a positive integer.");
 
     private static Reply TooLarge(string limit) => Reply.Error(413, $"The body is over {limit}.");
 
@@ -78,7 +78,7 @@ internal static class OperationCatalog
 
     private static BodySpec JsonBody<T>(string description, bool required = true) => new(required, description, Media.JsonOf<T>());
 
-    private static readonly OperationSpec[] s_specs =
+    private static readonly OperationSpec[] Specs =
     [
         // Health (open).
         new("v2Live", "health", "Server liveness (KServe V2)", "200 while the process runs.", null, [],
@@ -101,17 +101,17 @@ internal static class OperationCatalog
         new("serverMetadata", "inference", "Server metadata", "Name, version and the protocol extensions implemented.", null, [],
             [Reply.Json<ServerMetadataResponse>(200, "Server metadata.")]),
         new("modelMetadata", "inference", "Model metadata", "The highest served version's inputs and outputs; -1 marks a variable dimension.", null, [],
-            [Reply.Json<ModelMetadataResponse>(200, "Model metadata."), .. s_modelErrors]),
+            [Reply.Json<ModelMetadataResponse>(200, "Model metadata."), .. ModelErrors]),
         new("modelVersionMetadata", "inference", "Model version metadata", "One version's inputs and outputs; -1 marks a variable dimension.", null, [],
-            [Reply.Json<ModelMetadataResponse>(200, "Model metadata."), .. s_modelErrors]),
+            [Reply.Json<ModelMetadataResponse>(200, "Model metadata."), .. ModelErrors]),
         new("modelReady", "inference", "Model readiness", "200 when the model is served.", null, [],
-            [Reply.Empty(200, "Served."), .. s_modelErrors]),
+            [Reply.Empty(200, "Served."), .. ModelErrors]),
         new("modelVersionReady", "inference", "Model version readiness", "200 when that version is served.", null, [],
-            [Reply.Empty(200, "Served."), .. s_modelErrors]),
+            [Reply.Empty(200, "Served."), .. ModelErrors]),
         new("modelConfig", "inference", "Model configuration", "The configuration served: config.json completed from the model file (model_configuration extension).", null, [],
-            [Reply.Json<ModelConfig>(200, "The configuration."), .. s_modelErrors]),
+            [Reply.Json<ModelConfig>(200, "The configuration."), .. ModelErrors]),
         new("modelVersionConfig", "inference", "Model version configuration", "The configuration of that version (model_configuration extension).", null, [],
-            [Reply.Json<ModelConfig>(200, "The configuration."), .. s_modelErrors]),
+            [Reply.Json<ModelConfig>(200, "The configuration."), .. ModelErrors]),
         Infer("modelInfer", "Inference", "Runs the highest served version."),
         Infer("modelVersionInfer", "Inference on a version", "Runs that version."),
 
@@ -128,15 +128,15 @@ internal static class OperationCatalog
         new("allStatistics", "statistics", "Statistics of every model", "Counts and cumulative times per model version, batch sizes, rejections.", null, [],
             [Reply.Json<StatisticsResponse>(200, "Statistics.")]),
         new("modelStatistics", "statistics", "Statistics of a model", "Every served version of the model.", null, [],
-            [Reply.Json<StatisticsResponse>(200, "Statistics."), .. s_modelErrors]),
+            [Reply.Json<StatisticsResponse>(200, "Statistics."), .. ModelErrors]),
         new("modelVersionStatistics", "statistics", "Statistics of a model version", "One version.", null, [],
-            [Reply.Json<StatisticsResponse>(200, "Statistics."), .. s_modelErrors]),
+            [Reply.Json<StatisticsResponse>(200, "Statistics."), .. ModelErrors]),
 
         // Auth.
         new("login", "auth", "Log in", "Answers an access token (a JWT, Auth:AccessTokenMinutes) and a refresh token (Auth:RefreshTokenDays). A wrong name or password answers the same message in the same time.",
             JsonBody<LoginRequest>("Username and password."), [],
             [Reply.Json<TokenResponse>(200, "Tokens."), BadBody("a missing username or password"), Reply.Error(401, "Wrong username or password."),
-             Reply.Error(403, "The account is disabled."), TooLarge("Auth:MaxBodyBytes (16 KiB)"), Reply.Error(429, "Too many login attempts for the account or address.", s_retryAfter)]),
+             Reply.Error(403, "The account is disabled."), TooLarge("Auth:MaxBodyBytes (16 KiB)"), Reply.Error(429, "Too many login attempts for the account or address.", RetryAfterHeader)]),
         new("refresh", "auth", "Refresh tokens", "Spends the refresh token (the token is the credential) and answers a new pair. A spent token presented again revokes its whole session.",
             JsonBody<RefreshRequest>("The refresh token."), [],
             [Reply.Json<TokenResponse>(200, "New tokens."), BadBody("a missing refresh_token"), Reply.Error(401, "Unknown, expired, revoked or reused refresh token."), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
@@ -156,13 +156,13 @@ internal static class OperationCatalog
             JsonBody<CreateUserRequest>("Username, password and role."), [],
             [Reply.Json<UserResponse>(201, "Created."), BadBody("a bad username, password or role"), Reply.Error(409, "A user of that name exists."), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
         new("getUser", "users", "Read a user", "One user.", null, [],
-            [Reply.Json<UserResponse>(200, "The user."), s_badId, Reply.Error(404, "No user with that id.")]),
+            [Reply.Json<UserResponse>(200, "The user."), BadId, Reply.Error(404, "No user with that id.")]),
         new("updateUser", "users", "Change a user", "Any of role, password and disabled; any change ends the user's sessions.",
             JsonBody<UpdateUserRequest>("The fields to change."), [],
             [Reply.Json<UserResponse>(200, "The changed user."), BadBody("nothing to change, or a bad role or password"), Reply.Error(404, "No user with that id."),
              Reply.Error(409, "The last active admin cannot be demoted or disabled."), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
         new("deleteUser", "users", "Delete a user", "Its sessions end and its name is free again.", null, [],
-            [Reply.Empty(204, "Deleted."), s_badId, Reply.Error(404, "No user with that id."), Reply.Error(409, "The last active admin cannot be deleted.")]),
+            [Reply.Empty(204, "Deleted."), BadId, Reply.Error(404, "No user with that id."), Reply.Error(409, "The last active admin cannot be deleted.")]),
 
         // Keys.
         new("listKeys", "keys", "List API keys", "Every key without its secret.", null, [],
@@ -171,7 +171,7 @@ internal static class OperationCatalog
             JsonBody<CreateKeyRequest>("Name, role and an optional rate limit."), [],
             [Reply.Json<KeyResponse>(201, "Created, with the key."), BadBody("a missing name, a bad role or rate limit"), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
         new("revokeKey", "keys", "Revoke an API key", "The key stops working on every replica.", null, [],
-            [Reply.Empty(204, "Revoked."), s_badId, Reply.Error(404, "No live key with that id.")]),
+            [Reply.Empty(204, "Revoked."), BadId, Reply.Error(404, "No live key with that id.")]),
 
         // Documentation.
         new("openApiDocument", "documentation", "This OpenAPI document", "Generated from the endpoints the server maps; it describes, it serves no model data, so it is open.", null, [],
@@ -180,7 +180,7 @@ internal static class OperationCatalog
             [new(200, "The page.", [Media.Text("text/html", "HTML")], [])]),
     ];
 
-    private static readonly Dictionary<string, OperationSpec> s_byId = Index();
+    private static readonly Dictionary<string, OperationSpec> ById = Index();
 
     /// <summary>Method and route pattern of each described operation (the mapping is in <see cref="Routes"/>).</summary>
     public static readonly (string Method, string Pattern, string Id)[] Routes =
@@ -230,7 +230,7 @@ internal static class OperationCatalog
         {
             if (string.Equals(m, method, StringComparison.OrdinalIgnoreCase) && string.Equals(p, pattern, StringComparison.Ordinal))
             {
-                return s_byId[id];
+                return ById[id];
             }
         }
 
@@ -267,16 +267,16 @@ internal static class OperationCatalog
         new BodySpec(true, "An infer request: JSON, or a JSON header and binary tensors.",
             Media.JsonOf<InferRequestBody>(),
             Media.Bytes($"The JSON header ({InferHeaderLength} bytes, an InferRequestBody) followed by each binary input's binary_data_size bytes, in the order the inputs appear.")),
-        [s_inferLength with { Description = "Required with binary input: the length of the JSON header at the start of the body." }],
+        [InferLengthHeader with { Description = "Required with binary input: the length of the JSON header at the start of the body." }],
         [
             new(200, "The outputs. application/octet-stream when any output is binary (the JSON header, then the bytes).",
                 [Media.JsonOf<InferResponseBody>(), Media.Bytes($"The JSON header ({InferHeaderLength} bytes, an InferResponseBody) followed by each binary output's binary_data_size bytes.")],
-                [s_serverTiming, s_inferLength with { Description = "Present when the body is binary: the length of its JSON header." }]),
+                [ServerTimingHeader, InferLengthHeader with { Description = "Present when the body is binary: the length of its JSON header." }]),
             Reply.Error(400, "Malformed JSON; unknown, missing or repeated input; datatype, shape or element count not matching; bad binary framing; a value the model refuses."),
             Reply.Error(403, "The model's access list does not include the caller."),
             Reply.Error(404, "Unknown model, or a version that is not served."),
             Reply.Error(413, "The body is over Gateway:MaxRequestBodyBytes."),
-            Reply.Error(429, "The model's queue is full (max_queue_size).", s_retryAfter),
+            Reply.Error(429, "The model's queue is full (max_queue_size).", RetryAfterHeader),
             Reply.Error(500, "The backend failed on a valid request; the log has the details."),
             Reply.Error(503, "The model is known but not available; the reason is in the body."),
             Reply.Error(504, "The request's deadline (timeout or default_timeout_microseconds) passed while it was queued; it was not executed."),
@@ -285,7 +285,7 @@ internal static class OperationCatalog
     private static Dictionary<string, OperationSpec> Index()
     {
         var index = new Dictionary<string, OperationSpec>(StringComparer.Ordinal);
-        foreach (var spec in s_specs)
+        foreach (var spec in Specs)
         {
             index.Add(spec.Id, spec);
         }
