@@ -178,6 +178,11 @@ test_all() {
     command -v npm >/dev/null || apt_ensure nodejs npm
     apt_ensure umoci skopeo ca-certificates
     npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error >&2
+    # The API documentation tests: an OpenAPI validator, playwright-core driving Debian's chromium,
+    # and curl and jq for the examples of docs/API.md, which a test runs.
+    apt_ensure jq curl
+    [ -n "${CHROMIUM:-}" ] || apt_ensure chromium   # CHROMIUM names another Chromium-based browser instead
+    npm ci --prefix tests/apidocs --no-audit --no-fund --loglevel=error >&2
 
     services_start >&2
     trap services_stop EXIT

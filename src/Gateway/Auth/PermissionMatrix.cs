@@ -66,6 +66,8 @@ internal static class PermissionMatrix
         new("GET", "/v1/keys", Access.Admin, "list API keys"),
         new("POST", "/v1/keys", Access.Admin, "create an API key (shown once)"),
         new("DELETE", "/v1/keys/{id}", Access.Admin, "revoke an API key"),
+        new("GET", "/openapi/v1.json", Access.Open, "the OpenAPI document (describes; lists no models, users or keys)"),
+        new("GET", "/docs", Access.Open, "interactive API documentation (renders /openapi/v1.json)"),
         new("*", "(any other path)", Access.Open, "404 with {\"error\"}"),
     ];
 

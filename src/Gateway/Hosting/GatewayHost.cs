@@ -1,6 +1,7 @@
 using Gateway.Abstractions;
 using Gateway.Auth;
 using Gateway.Backends.Onnx;
+using Gateway.Documentation;
 #if WITH_TORCH
 using Gateway.Backends.Torch;
 #endif
@@ -86,6 +87,7 @@ public static class GatewayHost
         services.AddHostedService<RepositoryLoader>();
         services.AddSingleton<InferHandler>();
         builder.AddGatewayAuth();
+        builder.AddGatewayDocumentation();
 
         var app = builder.Build();
         app.UseGatewayTelemetry();
@@ -95,7 +97,10 @@ public static class GatewayHost
         app.MapRepository();
         app.MapStatistics();
         app.MapAuth();
-        app.MapFallback(static context => HttpErrors.WriteAsync(
+        app.MapGatewayDocumentation();
+        // "{*path}", not MapFallback's default "{*path:nonfile}": a path that looks like a file
+        // (/openapi/v2.json) gets the same 404 body as any other.
+        app.MapFallback("{*path}", static context => HttpErrors.WriteAsync(
             context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
         return app;
     }

@@ -64,6 +64,9 @@ public sealed class PermissionWalkTests : IAsyncLifetime
     {
         var mapped = MappedEndpoints();
         Assert.True(mapped.Count >= 25, $"only {mapped.Count} endpoints found");
+        // The API documentation is open: it describes the API and lists no models, users or keys.
+        Assert.Contains(mapped, e => e.Method == "GET" && e.Pattern == "/openapi/v1.json");
+        Assert.Contains(mapped, e => e.Method == "GET" && e.Pattern == "/docs");
         foreach (var (method, pattern, endpoint) in mapped)
         {
             var row = PermissionMatrix.Rows.SingleOrDefault(r => r.Method == method && r.Pattern == pattern);
