@@ -17,7 +17,6 @@ internal sealed partial class AuthStartup(
     SigningKeyRing keys,
     RedisConnection redis,
     AuthService auth,
-    PasswordHasher passwords,
     AuthOptions options,
     ILogger<AuthStartup> logger) : IHostedService, IReadinessCheck
 {
@@ -41,7 +40,6 @@ internal sealed partial class AuthStartup(
         await MigrateAsync(cancellationToken);
         await redis.ConnectAsync(await secrets.GetAsync(RedisPasswordSecret, cancellationToken));
         await auth.BootstrapAsync(await secrets.GetAsync(BootstrapPasswordSecret, cancellationToken), cancellationToken);
-        passwords.Warm();
         _started = true;
     }
 
