@@ -11,18 +11,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/load/telemetry"
-BINARY="${GATEWAY_BINARY:-$ROOT/artifacts/publish/gateway/gateway}"
 ROUNDS="${1:-15}"
 SECONDS_PER_RUN="${2:-3}"
-[ -x "$BINARY" ] || { echo "no AOT binary at $BINARY: run ./build.sh publish" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
-
-WORK="$(mktemp -d)"
-mkdir -p "$WORK/models/identity/1"
-cp "$ROOT/tests/fixtures/models/identity.onnx" "$WORK/models/identity/1/model.onnx"
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+# shellcheck source=../wrk-common.sh
+source "$ROOT/load/wrk-common.sh"
 
 # The OTLP sink: nginx answering 200 to every POST (it reads and drops bodies in C, so the sink
 # takes little of the 2 cores from the gateway), or a Python stand-in where nginx is missing.
@@ -80,12 +72,7 @@ for config in "${CONFIGS[@]}"; do
     for _ in $(seq 200); do curl -sf "http://127.0.0.1:${PORT[$config]}/v2/health/ready" >/dev/null && break; sleep 0.1; done
 done
 
-p50_us() { # wrk's "50%" line in microseconds
-    awk '$1=="50%" { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else { sub(/s$/,"",v); print v*1000000 } }'
-}
-rps() { awk '/^Requests\/sec:/ { print $2 }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # user + system, in clock ticks
-median() { sort -g | awk '{ a[NR]=$1 } END { print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2 }'; }
 
 # Warm each up (connection pools, ONNX Runtime arenas, the exporters' first batches).
 for config in "${CONFIGS[@]}"; do wrk -t1 -c4 -d3s -s "$HERE/infer.lua" "http://127.0.0.1:${PORT[$config]}/v2/models/identity/infer" >/dev/null; done
@@ -109,8 +96,6 @@ for round in $(seq "$ROUNDS"); do
 done
 
 base="${CONFIGS[0]}"
-med() { tr ' ' '\n' <<<"$1" | grep . | median; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (b/a-1)*100 }'; }
 p_base=$(med "${P50[$base]}"); r_base=$(med "${RPS[$base]}"); c_base=$(med "${CPU[$base]}")
 for config in "${CONFIGS[@]}"; do
     p=$(med "${P50[$config]}"); r=$(med "${RPS[$config]}"); c=$(med "${CPU[$config]}")
