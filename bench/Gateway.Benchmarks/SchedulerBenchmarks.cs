@@ -16,7 +16,7 @@ namespace Gateway.Benchmarks;
 /// <item><c>Inline</c>: an unbatched model with a free instance runs on the caller's thread.</item>
 /// <item><c>Handoff</c>: the same model with the inline path off: queue, wake an execution thread, complete back.</item>
 /// <item><c>Batch16</c>: sixteen requests submitted together to a batching model (preferred size 16),
-/// merged into one run and scattered back; reported per batch of sixteen.</item>
+/// merged into one run and scattered back; reported per request (<c>OperationsPerInvoke</c> 16).</item>
 /// </list>
 /// </summary>
 [MemoryDiagnoser]
