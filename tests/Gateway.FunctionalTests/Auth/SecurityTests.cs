@@ -301,7 +301,9 @@ public sealed class SecurityTests : IAsyncLifetime
         var secrets = new List<string> { GatewayServer.AdminPassword, "user-passphrase-1", _worker, _workerRefresh, Base64Url.EncodeToString(s_key), Base64Url.EncodeToString(s_oldKey) };
         var (_, key) = await AuthApi.KeyAsync(_server, "logged?", "worker");
         secrets.Add(key);
-        secrets.Add(key.Split('_')[2]);
+        // The secret is everything after "gk_<id>_"; it is base64url, so it may itself hold '_'
+        // (splitting on '_' could yield a fragment as short as "", which every line contains).
+        secrets.Add(key[(key.IndexOf('_', "gk_".Length) + 1)..]);
         var tokens = await _server.LoginAsync("mallory", "user-passphrase-1");
         secrets.Add(tokens.GetProperty("access_token").GetString()!);
         secrets.Add(tokens.GetProperty("refresh_token").GetString()!);
@@ -315,6 +317,7 @@ public sealed class SecurityTests : IAsyncLifetime
         (await _server.Client.PostAsync("/v1/users", AuthApi.Json(new { username = "newbie", password = "newbie-secret-pass", role = "viewer" }))).Dispose();
         secrets.Add("newbie-secret-pass");
 
+        Assert.All(secrets, secret => Assert.True(secret.Length >= 8, $"'{secret}' is too short to search for"));
         var lines = _logs.Lines.ToArray();
         Assert.True(lines.Length > 20, $"only {lines.Length} log lines were captured; the check would prove nothing");
         foreach (var secret in secrets)
