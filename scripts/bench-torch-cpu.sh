@@ -34,7 +34,10 @@ cat >"$repository/mobilenet_v2/config.json" <<'EOF'
 }
 EOF
 port=18431
-(cd "$(dirname "$GATEWAY")" && exec "$GATEWAY" --model-repository "$repository" --urls "http://127.0.0.1:$port" --Logging:LogLevel:Default Warning --Torch:IntraOpThreads "$THREADS") &
+# Authentication off, as in the load runner: this compares the Torch path with raw TorchSharp
+# (authentication has its own benchmark); the user store goes to the temporary directory.
+(cd "$(dirname "$GATEWAY")" && exec "$GATEWAY" --model-repository "$repository" --urls "http://127.0.0.1:$port" --Logging:LogLevel:Default Warning --Torch:IntraOpThreads "$THREADS" \
+    --Auth:Mode none --RateLimit:Enabled false --Storage:SqlitePath "$repository/gateway.db") &
 gateway_pid=$!
 trap 'kill "$gateway_pid" 2>/dev/null; rm -rf "$repository"' EXIT
 for _ in $(seq 1 600); do
