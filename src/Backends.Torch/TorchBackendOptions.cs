@@ -24,6 +24,14 @@ public sealed class TorchBackendOptions
     /// </summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>
+    /// Keeps the memory libtorch frees for its next run instead of handing it back to the OS
+    /// (glibc <c>mallopt</c>: allocations up to 32 MiB from the heap, trimmed only past 256 MiB
+    /// free). With glibc's defaults every forward pass faults in fresh pages for its intermediate
+    /// tensors; see <see cref="GlibcAllocator"/>. Process-wide, applied when libtorch loads.
+    /// </summary>
+    public bool RetainAllocatorMemory { get; set; } = true;
+
     /// <summary>Checks the values; returns the first problem, naming its key, or null.</summary>
     public string? Validate()
     {

@@ -38,6 +38,9 @@ internal static class TorchRuntime
     /// <summary>Whether the loaded libtorch has its CUDA libraries.</summary>
     public static bool HasCudaLibraries { get; private set; }
 
+    /// <summary>Whether glibc keeps freed memory for libtorch's next run (<see cref="TorchBackendOptions.RetainAllocatorMemory"/>).</summary>
+    public static bool AllocatorRetainsMemory { get; private set; }
+
     /// <summary>
     /// Loads the native libraries (a no-op once done). A failure is returned, not thrown, names
     /// the directory and the library, and is not remembered, so a later load can retry.
@@ -121,6 +124,7 @@ internal static class TorchRuntime
             }
 
             HasCudaLibraries = cuda;
+            AllocatorRetainsMemory = options.RetainAllocatorMemory && GlibcAllocator.RetainFreedMemory();
             Volatile.Write(ref s_loadedFrom, directory);
             error = string.Empty;
             return true;
