@@ -182,6 +182,10 @@ internal static class Raw
 
             step = () =>
             {
+                // The same per-thread intra-op setting the gateway's execution threads apply: without
+                // it a worker thread forms an OpenMP team of one thread per core whatever --threads says,
+                // and raw would be measured with more cores than the gateway it is compared with.
+                TorchRuntime.ApplyThreadSettings();
                 using var mode = torch.inference_mode();
                 using var output = (torch.Tensor)module.forward(input);
                 if (cuda)
