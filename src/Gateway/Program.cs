@@ -1,4 +1,5 @@
 using Gateway.Hosting;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 
 if (Probe.IsRequested(args))
@@ -16,4 +17,11 @@ catch (OptionsValidationException ex)
 {
     await Console.Error.WriteLineAsync("gateway: invalid configuration: " + ex.Message);
     return 2;
+}
+catch (IOException ex) when (ex.InnerException is AddressInUseException)
+{
+    // Kestrel's "Failed to bind to address http://...: address already in use."; the host has
+    // logged it too. A clear line and an exit code, not an unhandled exception and SIGABRT.
+    await Console.Error.WriteLineAsync($"gateway: cannot listen: {ex.Message} Stop the other process or choose another address with --urls.");
+    return 3;
 }

@@ -85,6 +85,23 @@ public class AotBinaryTests
     }
 
     [Fact]
+    public async Task AddressInUse_ExitsWithCode3SayingSo()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        var repository = ReferenceModels.CreateRepository("identity");
+
+        // The last --urls wins: the port another listener holds.
+        await using var gateway = GatewayProcess.Start(repository, "--urls", $"http://127.0.0.1:{taken}");
+        await gateway.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(3, gateway.Process.ExitCode);
+        Assert.Contains($"gateway: cannot listen: Failed to bind to address http://127.0.0.1:{taken}: address already in use.", gateway.Output);
+        Assert.DoesNotContain("Unhandled exception", gateway.Output);
+    }
+
+    [Fact]
     public async Task SigTerm_ShutsDownCleanly()
     {
         var repository = ReferenceModels.CreateRepository("identity");
