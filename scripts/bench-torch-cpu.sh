@@ -29,13 +29,16 @@ ln -s "$MODEL" "$repository/mobilenet_v2/1/model.pt"
 cat >"$repository/mobilenet_v2/config.json" <<'EOF'
 {
   "backend": "torch",
+  "instance_count": 2,
   "input": [ { "name": "input", "data_type": "TYPE_FP32", "dims": [-1, 3, 224, 224] } ],
   "output": [ { "name": "logits", "data_type": "TYPE_FP32", "dims": [-1, 1000] } ]
 }
 EOF
 port=18431
-# Authentication off, as in the load runner: this compares the Torch path with raw TorchSharp
-# (authentication has its own benchmark); the user store goes to the temporary directory.
+# Two execution instances (config above), so that two callers can run two forward passes at once
+# as the two raw threads do. Authentication off, as in the load runner: this compares the Torch
+# path with raw TorchSharp (authentication has its own benchmark); the user store goes to the
+# temporary directory.
 (cd "$(dirname "$GATEWAY")" && exec "$GATEWAY" --model-repository "$repository" --urls "http://127.0.0.1:$port" --Logging:LogLevel:Default Warning --Torch:IntraOpThreads "$THREADS" \
     --Auth:Mode none --RateLimit:Enabled false --Storage:SqlitePath "$repository/gateway.db") &
 gateway_pid=$!
