@@ -205,6 +205,8 @@ test_all() {
             --results-directory "$RESULTS_DIR" >&2 || rc=$?
     done
 
+    # Stopped before the summary, so that the summary is the last line of the whole output.
+    services_stop >&2
     read -r passed failed skipped < <(summarise)
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         # A test host that crashed writes no failing result; count the run as failed.
@@ -215,7 +217,6 @@ test_all() {
     else
         echo "tests: $passed passed, $failed failed"
     fi
-    services_stop >&2
     # A skipped test is a failed one here: CI must run everything (the Torch tests included).
     [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
 }
