@@ -10,6 +10,15 @@ internal interface IAuthStore : IAsyncDisposable
     /// <summary><c>postgres</c> or <c>sqlite</c>.</summary>
     string Kind { get; }
 
+    /// <summary>
+    /// Whether the database is reachable. Every other call throws <see cref="StoreUnavailableException"/>
+    /// when it is not (at once while it is known to be down).
+    /// </summary>
+    StoreHealth Health { get; }
+
+    /// <summary>A cheap round trip (<c>SELECT 1</c>), for <see cref="StoreHealthMonitor"/>; throws the provider's error.</summary>
+    Task PingAsync(CancellationToken cancellationToken);
+
     /// <summary>Applies the versioned migrations not yet applied (safe when replicas start together).</summary>
     Task MigrateAsync(CancellationToken cancellationToken);
 
