@@ -167,9 +167,9 @@ internal sealed partial class RevocationService(
     public async Task ResyncAsync(CancellationToken cancellationToken)
     {
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var token in await store.ListRevokedTokensAsync(nowMs / 1000, cancellationToken))
+        foreach (var token in await store.ListRevokedTokensAsync(nowMs, cancellationToken))
         {
-            list.RevokeToken(token.Jti, token.ExpiresAt);
+            list.RevokeToken(token.Jti, UnixTime.ToSecondsRoundingUp(token.ExpiresAt));
         }
 
         foreach (var user in await store.ListUserGenerationsAsync(cancellationToken))
@@ -185,10 +185,10 @@ internal sealed partial class RevocationService(
         list.Purge(nowMs / 1000);
     }
 
-    /// <summary>Revokes one access token everywhere (<paramref name="expiresAt"/> in Unix seconds).</summary>
+    /// <summary>Revokes one access token everywhere (<paramref name="expiresAt"/> in Unix seconds, its <c>exp</c>).</summary>
     public async Task RevokeTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken)
     {
-        await store.AddRevokedTokenAsync(jti, expiresAt, cancellationToken);
+        await store.AddRevokedTokenAsync(jti, UnixTime.ToMilliseconds(expiresAt), cancellationToken);
         list.RevokeToken(jti, expiresAt);
         await PublishAsync(RevocationList.TokenMessage(jti, expiresAt));
     }

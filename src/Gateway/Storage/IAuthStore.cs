@@ -3,7 +3,8 @@ namespace Gateway.Storage;
 /// <summary>
 /// Where identities live: users, refresh tokens, revoked access tokens and API keys. One
 /// interface, two implementations: PostgreSQL for shared deployments and SQLite for a single
-/// embedded node. Every call uses parameters; no value is ever spliced into SQL text.
+/// embedded node. Every call uses parameters; no value is ever spliced into SQL text. Every time,
+/// stored or passed (<c>now</c>, <c>expiresAt</c>), is in Unix milliseconds (<see cref="UnixTime"/>).
 /// </summary>
 internal interface IAuthStore : IAsyncDisposable
 {
@@ -55,8 +56,10 @@ internal interface IAuthStore : IAsyncDisposable
     /// <summary>Revokes every token of a family; returns the family's rows (to revoke their access tokens).</summary>
     Task<List<RefreshTokenRecord>> RevokeFamilyAsync(string familyId, long now, CancellationToken cancellationToken);
 
+    /// <summary>Keeps a revoked access token's id until <paramref name="expiresAt"/> (Unix milliseconds), when the token expires anyway.</summary>
     Task AddRevokedTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken);
 
+    /// <summary>The revoked access tokens that expire after <paramref name="now"/> (Unix milliseconds, as are their expiries).</summary>
     Task<List<RevokedTokenRecord>> ListRevokedTokensAsync(long now, CancellationToken cancellationToken);
 
     Task<List<UserGenerationRecord>> ListUserGenerationsAsync(CancellationToken cancellationToken);

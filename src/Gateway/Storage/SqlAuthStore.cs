@@ -215,8 +215,19 @@ internal abstract class SqlAuthStore : IAuthStore
 
     public Task<List<RevokedTokenRecord>> ListRevokedTokensAsync(long now, CancellationToken cancellationToken) =>
         RunAsync(
-            async connection => AsList(await connection.QueryAsync<RevokedTokenRecord>(
-                "SELECT jti, expires_at AS expiresat FROM revoked_tokens WHERE expires_at > @now", new { now })),
+            async connection =>
+            {
+                // Rows in seconds (a previous version's, during a rolling upgrade) are read as seconds.
+                var rows = AsList(await connection.QueryAsync<RevokedTokenRecord>(
+                    "SELECT jti, expires_at AS expiresat FROM revoked_tokens WHERE expires_at > @now OR expires_at < @secondsBelow",
+                    new { now, secondsBelow = UnixTime.SecondsBelow }));
+                rows.RemoveAll(row =>
+                {
+                    row.ExpiresAt = UnixTime.StoredToMilliseconds(row.ExpiresAt);
+                    return row.ExpiresAt <= now;
+                });
+                return rows;
+            },
             cancellationToken);
 
     public Task<List<UserGenerationRecord>> ListUserGenerationsAsync(CancellationToken cancellationToken) =>
@@ -229,6 +240,12 @@ internal abstract class SqlAuthStore : IAuthStore
         RunAsync(
             async connection =>
             {
+                // First rewrite what a previous version wrote in seconds (rolling upgrades), so it is not purged as long expired.
+                var secondsBelow = UnixTime.SecondsBelow;
+                await connection.ExecuteAsync(
+                    "UPDATE revoked_tokens SET expires_at = expires_at * 1000 WHERE expires_at < @secondsBelow", new { secondsBelow });
+                await connection.ExecuteAsync(
+                    "UPDATE refresh_tokens SET access_expires_at = access_expires_at * 1000 WHERE access_expires_at < @secondsBelow", new { secondsBelow });
                 await connection.ExecuteAsync("DELETE FROM revoked_tokens WHERE expires_at <= @now", new { now });
                 await connection.ExecuteAsync("DELETE FROM refresh_tokens WHERE expires_at <= @now", new { now });
             },
@@ -270,7 +287,7 @@ internal abstract class SqlAuthStore : IAuthStore
     private static List<T> AsList<T>(IEnumerable<T> rows) => rows as List<T> ?? new List<T>(rows);
 
     /// <summary>The dialect's migration scripts, ordered by version (embedded resources <c>NNNN_name.sql</c>).</summary>
-    protected static List<(int Version, string Name, string Sql)> LoadMigrations(string dialect)
+    internal static List<(int Version, string Name, string Sql)> LoadMigrations(string dialect)
     {
         // Resources are named Gateway.Storage.Migrations.<Dialect><separator><NNNN_name>.sql (the separator follows the build OS).
         var prefix = $"Gateway.Storage.Migrations.{dialect}";
