@@ -27,8 +27,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-            var outcome = await service.LoginAsync(request.Username, request.Password, address, context.RequestAborted);
+            var outcome = await service.LoginAsync(request.Username, request.Password, ClientAddress(context), context.RequestAborted);
             await WriteAsync(context, outcome, json.TokenResponse);
         })).AllowOpen();
 
@@ -69,7 +68,8 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await WriteNoContentAsync(context, await service.ChangePasswordAsync(context.GetCaller()!, request, context.RequestAborted));
+            var outcome = await service.ChangePasswordAsync(context.GetCaller()!, request, ClientAddress(context), context.RequestAborted);
+            await WriteNoContentAsync(context, outcome);
         })).RequireRole(Role.Viewer);
 
         app.MapGet("/v1/users", Guard(async context =>
@@ -177,6 +177,9 @@ internal static class AuthEndpoints
 
     /// <summary>What a 503 for an unreachable store tells the client to wait (the store is probed every second while down).</summary>
     internal const string StoreRetryAfterSeconds = "2";
+
+    /// <summary>The client's address (behind a proxy, what the forwarded-headers setting makes of it: docs/RUNBOOK.md, "Scaling").</summary>
+    private static string ClientAddress(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
 
     private static bool TryId(HttpContext context, string what, out long id, out string problem)
     {
@@ -300,6 +303,11 @@ internal static class AuthEndpoints
     {
         if (outcome.Value is null)
         {
+            if (outcome.RetryAfterSeconds > 0)
+            {
+                context.Response.Headers.RetryAfter = outcome.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            }
+
             return HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");
         }
 

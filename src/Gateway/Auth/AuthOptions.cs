@@ -43,6 +43,12 @@ internal sealed class AuthOptions
     /// <summary>How often the deny set is reloaded from the store, catching anything pub/sub dropped.</summary>
     public int RevocationResyncSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How long an address a user logged in from stays known: the right password from a known
+    /// address gets in while the account is in backoff from failures elsewhere.
+    /// </summary>
+    public int KnownAddressDays { get; set; } = 90;
+
     /// <summary>Largest body accepted by the <c>/v1</c> auth and user endpoints.</summary>
     public int MaxBodyBytes { get; set; } = 16 * 1024;
 
@@ -104,6 +110,11 @@ internal sealed class AuthOptions
         if (RevocationResyncSeconds is < 1 or > 3600)
         {
             return $"{SectionName}:RevocationResyncSeconds must be between 1 and 3600 (got {RevocationResyncSeconds})";
+        }
+
+        if (KnownAddressDays is < 1 or > 3650)
+        {
+            return $"{SectionName}:KnownAddressDays must be between 1 and 3650 (got {KnownAddressDays})";
         }
 
         if (MaxBodyBytes is < 256 or > 1024 * 1024)

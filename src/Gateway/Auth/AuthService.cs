@@ -25,7 +25,7 @@ internal sealed partial class AuthService(
     JwtCodec jwt,
     PasswordHasher passwords,
     RevocationService revocations,
-    RateLimiter limiter,
+    FailureLimiter failures,
     RateLimitOptions limits,
     AuthOptions options,
     TimeProvider time,
@@ -65,18 +65,13 @@ internal sealed partial class AuthService(
         }
 
         var name = username.Length <= 64 ? username.ToLowerInvariant() : username[..64];
-        if (limits.Enabled)
-        {
-            var perAddress = await limiter.AcquireAsync("login:a:" + clientAddress, limits.LoginPerAddress);
-            var perAccount = perAddress.Allowed ? await limiter.AcquireAsync("login:u:" + name, limits.LoginPerAccount) : perAddress;
-            if (!perAccount.Allowed)
-            {
-                Log.LoginThrottled(logger, clientAddress);
-                return new(null, StatusCodes.Status429TooManyRequests, $"too many login attempts; retry in {perAccount.RetryAfterSeconds} s", perAccount.RetryAfterSeconds);
-            }
-        }
-
         var user = CheckUsername(name) is null ? await store.FindUserByNameAsync(name, cancellationToken) : null;
+        var attempt = await BeginAttemptAsync(name, user, clientAddress, cancellationToken);
+        if (attempt.RetryAfterSeconds > 0)
+        {
+            Log.LoginThrottled(logger, clientAddress);
+            return Throttled<TokenResponse>(attempt.RetryAfterSeconds);
+        }
 
         // Unknown users verify against a dummy hash: the answer takes as long either way.
         var match = await passwords.VerifyAsync(password, user?.PasswordHash);
@@ -86,6 +81,7 @@ internal sealed partial class AuthService(
             return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, "invalid username or password");
         }
 
+        await attempt.SucceededAsync(failures);
         if (user.Disabled)
         {
             Log.LoginFailed(logger, clientAddress);
@@ -98,7 +94,48 @@ internal sealed partial class AuthService(
         }
 
         Log.LoggedIn(logger, user.Id, role.Name());
-        return Outcome<TokenResponse>.Ok(await IssueAsync(user, role, NewId(16), cancellationToken));
+        var tokens = await IssueAsync(user, role, NewId(16), cancellationToken);
+        await store.RememberAddressAsync(user.Id, AddressText(clientAddress), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+        return Outcome<TokenResponse>.Ok(tokens);
+    }
+
+    /// <summary>
+    /// Failures are limited, not attempts (docs/AUTH.md, "Password guessing"). From an address the
+    /// user logged in from before, the attempt counts against that address and the pair (account,
+    /// address); from anywhere else, against the address and the account. So a flood of wrong
+    /// passwords from elsewhere puts the account in backoff for strangers while its owner still
+    /// gets in from a known address. Unknown user names are counted like known ones: the answer
+    /// does not tell whether an account exists.
+    /// </summary>
+    private async Task<Attempt> BeginAttemptAsync(string name, UserRecord? user, string clientAddress, CancellationToken cancellationToken)
+    {
+        if (!limits.Enabled)
+        {
+            return default;
+        }
+
+        var address = AddressText(clientAddress);
+        var since = (time.GetUtcNow() - TimeSpan.FromDays(options.KnownAddressDays)).ToUnixTimeMilliseconds();
+        var known = user is not null && await store.IsKnownAddressAsync(user.Id, address, since, cancellationToken);
+        var byAddress = new FailureKey("login:a:" + address, limits.LoginPerAddress, ForgetOnSuccess: false);
+        var byAccount = known
+            ? new FailureKey("login:ua:" + name + "|" + address, limits.LoginPerAccount, ForgetOnSuccess: true)
+            : new FailureKey("login:u:" + name, limits.LoginPerAccount, ForgetOnSuccess: true);
+        return new Attempt(await failures.TryBeginAsync(byAddress, byAccount), byAddress, byAccount);
+    }
+
+    private static Outcome<T> Throttled<T>(int retryAfterSeconds)
+        where T : class =>
+        new(null, StatusCodes.Status429TooManyRequests, $"too many failed attempts for this account or from this address; retry in {retryAfterSeconds} s", retryAfterSeconds);
+
+    /// <summary>Client addresses are short (IPv6 is at most 45 characters); anything longer is cut, never stored whole.</summary>
+    private static string AddressText(string address) => address.Length <= 64 ? address : address[..64];
+
+    /// <summary>A login or password change under way: charged one failure per counter until it succeeds.</summary>
+    private readonly record struct Attempt(int RetryAfterSeconds, FailureKey ByAddress, FailureKey ByAccount)
+    {
+        public ValueTask SucceededAsync(FailureLimiter limiter) =>
+            ByAddress.Key is null ? ValueTask.CompletedTask : limiter.SucceededAsync(ByAddress, ByAccount);
     }
 
     public async Task<Outcome<TokenResponse>> RefreshAsync(string? refreshToken, CancellationToken cancellationToken)
@@ -331,8 +368,12 @@ internal sealed partial class AuthService(
         return await GetUserAsync(caller.Id, cancellationToken);
     }
 
-    /// <summary>Changes the caller's own password after checking the current one; ends every session of the user.</summary>
-    public async Task<Outcome<string>> ChangePasswordAsync(Caller caller, ChangePasswordRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Changes the caller's own password after checking the current one; ends every session of
+    /// the user. Wrong current passwords count as failed logins (the same per-account and
+    /// per-address limits), so a stolen access token cannot be used to guess the password.
+    /// </summary>
+    public async Task<Outcome<string>> ChangePasswordAsync(Caller caller, ChangePasswordRequest request, string clientAddress, CancellationToken cancellationToken)
     {
         if (caller.Kind != CallerKind.User)
         {
@@ -350,10 +391,25 @@ internal sealed partial class AuthService(
         }
 
         var user = await store.FindUserAsync(caller.Id, cancellationToken);
-        if (user is null || !await passwords.VerifyAsync(request.CurrentPassword, user.PasswordHash))
+        if (user is null)
         {
             return Outcome<string>.Fail(StatusCodes.Status403Forbidden, "current_password is wrong");
         }
+
+        var attempt = await BeginAttemptAsync(user.Username, user, clientAddress, cancellationToken);
+        if (attempt.RetryAfterSeconds > 0)
+        {
+            Log.LoginThrottled(logger, clientAddress);
+            return Throttled<string>(attempt.RetryAfterSeconds);
+        }
+
+        if (!await passwords.VerifyAsync(request.CurrentPassword, user.PasswordHash))
+        {
+            Log.PasswordChangeFailed(logger, user.Id, clientAddress);
+            return Outcome<string>.Fail(StatusCodes.Status403Forbidden, "current_password is wrong");
+        }
+
+        await attempt.SucceededAsync(failures);
 
         user.PasswordHash = await passwords.HashAsync(request.NewPassword!);
         await store.UpdateUserAsync(user, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
@@ -500,7 +556,7 @@ internal sealed partial class AuthService(
         [LoggerMessage(501, LogLevel.Warning, "Failed login from {Address}")]
         public static partial void LoginFailed(ILogger logger, string address);
 
-        [LoggerMessage(502, LogLevel.Warning, "Login attempts from {Address} throttled")]
+        [LoggerMessage(502, LogLevel.Warning, "Login or password change from {Address} refused: too many failures for the account or the address")]
         public static partial void LoginThrottled(ILogger logger, string address);
 
         [LoggerMessage(503, LogLevel.Warning, "Refresh token reuse for user {UserId}: the session was revoked")]
@@ -535,5 +591,8 @@ internal sealed partial class AuthService(
 
         [LoggerMessage(512, LogLevel.Information, "Auth:BootstrapAdminPassword is set but users already exist; it is ignored")]
         public static partial void BootstrapIgnored(ILogger logger);
+
+        [LoggerMessage(513, LogLevel.Warning, "User {UserId} gave a wrong current password to change it, from {Address}")]
+        public static partial void PasswordChangeFailed(ILogger logger, long userId, string address);
     }
 }

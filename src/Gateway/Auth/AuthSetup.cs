@@ -23,7 +23,7 @@ internal static class AuthSetup
         Check(AuthOptions.SectionName, auth.Validate());
         Check(StorageOptions.SectionName, storage.Validate());
         Check(RedisOptions.SectionName, redisOptions.Validate());
-        Check(RateLimitOptions.SectionName, limits.Validate());
+        Check(RateLimitOptions.SectionName, limits.Validate() ?? RetiredLoginSettings(configuration));
         Check(SecretsOptions.SectionName, secretsOptions.Validate());
 
         var services = builder.Services;
@@ -44,6 +44,7 @@ internal static class AuthSetup
         services.AddSingleton<RevocationList>();
         services.AddSingleton<RevocationService>();
         services.AddSingleton<RateLimiter>();
+        services.AddSingleton<FailureLimiter>();
         services.AddSingleton(provider => new Authenticator(
             provider.GetRequiredService<JwtCodec>(),
             provider.GetRequiredService<RevocationList>(),
@@ -84,6 +85,28 @@ internal static class AuthSetup
             // A value that does not convert (Auth:AccessTokenMinutes=abc) names its key in the message.
             throw new OptionsValidationException(section, typeof(T), [$"{section}: {ex.Message}"]);
         }
+    }
+
+    /// <summary>
+    /// The login limits were token buckets (<c>PerSecond</c>, <c>Burst</c>) charged on every
+    /// attempt; they now count failures. An old setting must not be ignored silently.
+    /// </summary>
+    private static string? RetiredLoginSettings(ConfigurationManager configuration)
+    {
+        foreach (var limit in (string[])["LoginPerAccount", "LoginPerAddress"])
+        {
+            foreach (var retired in (string[])["PerSecond", "Burst"])
+            {
+                var key = $"{RateLimitOptions.SectionName}:{limit}:{retired}";
+                if (configuration[key] is not null)
+                {
+                    return $"{key} no longer exists: logins and password changes are limited by failures, set " +
+                        $"{RateLimitOptions.SectionName}:{limit}:Failures, :BackoffSeconds, :MaxBackoffSeconds and :ResetAfterSeconds (docs/AUTH.md)";
+                }
+            }
+        }
+
+        return null;
     }
 
     private static void Check(string section, string? problem)

@@ -74,6 +74,7 @@ internal sealed partial class RevocationService(
                     nextResync = time.GetUtcNow() + resyncEvery;
                     await ResyncAsync(stoppingToken);
                     await store.PurgeExpiredAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), stoppingToken);
+                    await store.ForgetAddressesAsync((time.GetUtcNow() - TimeSpan.FromDays(options.KnownAddressDays)).ToUnixTimeMilliseconds(), stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

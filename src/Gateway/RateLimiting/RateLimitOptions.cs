@@ -25,8 +25,9 @@ internal sealed class RateRule
 
 /// <summary>
 /// Settings under <c>RateLimit</c>: a bucket per user and per API key with defaults per role
-/// (an API key may override its own), and login buckets per account and per client address.
-/// Buckets live in Redis when it is configured (shared by every replica), otherwise in process.
+/// (an API key may override its own), and failure limits with backoff for logins and password
+/// changes, per account and per client address. Buckets and counters live in Redis when it is
+/// configured (shared by every replica), otherwise in process.
 /// </summary>
 internal sealed class RateLimitOptions
 {
@@ -42,11 +43,15 @@ internal sealed class RateLimitOptions
 
     public RateRule Admin { get; set; } = new(1000, 2000);
 
-    /// <summary>Login attempts per account: 10 at once, then one every 6 seconds.</summary>
-    public RateRule LoginPerAccount { get; set; } = new(1.0 / 6, 10);
+    /// <summary>
+    /// Failed logins and password changes per account (from addresses it has not logged in from
+    /// before; each known address has its own counter with this rule): 5, then a wait of 1 s
+    /// doubling with each further failure up to 15 minutes, forgotten after an hour without one.
+    /// </summary>
+    public FailureRule LoginPerAccount { get; set; } = new(5, 1, 900, 3600);
 
-    /// <summary>Login attempts per client address: 30 at once, then one a second.</summary>
-    public RateRule LoginPerAddress { get; set; } = new(1, 30);
+    /// <summary>Failed logins and password changes per client address, whatever the account: 30, then the same backoff.</summary>
+    public FailureRule LoginPerAddress { get; set; } = new(30, 1, 900, 3600);
 
     public RateRule ForRole(Auth.Role role) => role switch
     {

@@ -67,6 +67,15 @@ internal interface IAuthStore : IAsyncDisposable
     /// <summary>Deletes revocations and refresh tokens that have expired.</summary>
     Task PurgeExpiredAsync(long now, CancellationToken cancellationToken);
 
+    /// <summary>True when the user logged in successfully from <paramref name="address"/> at or after <paramref name="since"/>.</summary>
+    Task<bool> IsKnownAddressAsync(long userId, string address, long since, CancellationToken cancellationToken);
+
+    /// <summary>Records a successful login of the user from <paramref name="address"/>.</summary>
+    Task RememberAddressAsync(long userId, string address, long now, CancellationToken cancellationToken);
+
+    /// <summary>Forgets login addresses last used before <paramref name="before"/>.</summary>
+    Task ForgetAddressesAsync(long before, CancellationToken cancellationToken);
+
     Task<ApiKeyRecord> CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken);
 
     Task<ApiKeyRecord?> FindApiKeyAsync(long id, CancellationToken cancellationToken);

@@ -251,6 +251,26 @@ internal abstract class SqlAuthStore : IAuthStore
             },
             cancellationToken);
 
+    public Task<bool> IsKnownAddressAsync(long userId, string address, long since, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection => await connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM login_addresses WHERE user_id = @userId AND address = @address AND last_login_at >= @since",
+                new { userId, address, since }) > 0,
+            cancellationToken);
+
+    public Task RememberAddressAsync(long userId, string address, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.ExecuteAsync(
+                """
+                INSERT INTO login_addresses (user_id, address, last_login_at) VALUES (@userId, @address, @now)
+                ON CONFLICT (user_id, address) DO UPDATE SET last_login_at = excluded.last_login_at
+                """,
+                new { userId, address, now }),
+            cancellationToken);
+
+    public Task ForgetAddressesAsync(long before, CancellationToken cancellationToken) =>
+        RunAsync(connection => connection.ExecuteAsync("DELETE FROM login_addresses WHERE last_login_at < @before", new { before }), cancellationToken);
+
     public Task<ApiKeyRecord> CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken) =>
         RunAsync(
             connection => connection.QuerySingleAsync<ApiKeyRecord>(

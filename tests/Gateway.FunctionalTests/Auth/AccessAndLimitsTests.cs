@@ -104,22 +104,19 @@ public sealed class AccessAndLimitsTests : IDisposable
     }
 
     [Fact]
-    public async Task LoginAttempts_AreLimitedPerAccount()
+    public async Task LoginFailures_AreLimitedPerAccount()
     {
-        await using var server = await GatewayServer.StartAsync(_repository, "--RateLimit:LoginPerAccount:Burst", "3", "--RateLimit:LoginPerAccount:PerSecond", "0.001");
+        await using var server = await GatewayServer.StartAsync(_repository, "--RateLimit:LoginPerAccount:Failures", "3", "--RateLimit:LoginPerAccount:BackoffSeconds", "60");
         using var client = server.NewClient();
-        HttpResponseMessage? last = null;
         for (var i = 0; i < 3; i++)
         {
-            last?.Dispose();
-            last = await client.PostAsync("/v1/auth/login", AuthApi.Json(new { username = "victim", password = "guess-" + i }));
-            Assert.Equal(HttpStatusCode.Unauthorized, last.StatusCode);
+            using var failed = await client.PostAsync("/v1/auth/login", AuthApi.Json(new { username = "victim", password = "guess-" + i }));
+            Assert.Equal(HttpStatusCode.Unauthorized, failed.StatusCode);
         }
 
-        last?.Dispose();
         using var throttled = await client.PostAsync("/v1/auth/login", AuthApi.Json(new { username = "victim", password = "guess-4" }));
-        Assert.Contains("too many login attempts", await AuthApi.ErrorAsync(throttled, HttpStatusCode.TooManyRequests));
-        Assert.NotNull(throttled.Headers.RetryAfter);
+        Assert.Contains("too many failed attempts", await AuthApi.ErrorAsync(throttled, HttpStatusCode.TooManyRequests));
+        Assert.Equal(TimeSpan.FromSeconds(60), throttled.Headers.RetryAfter?.Delta);
 
         // Another account from the same address is not affected (the per-address limit is higher).
         using var other = await client.PostAsync("/v1/auth/login", AuthApi.Json(new { username = "admin", password = GatewayServer.AdminPassword }));
@@ -127,11 +124,20 @@ public sealed class AccessAndLimitsTests : IDisposable
     }
 
     [Fact]
+    public async Task RetiredLoginBucketSetting_FailsTheStart_NamingTheNewOnes()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => GatewayServer.StartAsync(_repository, "--RateLimit:LoginPerAccount:Burst", "10"));
+        Assert.Contains("RateLimit:LoginPerAccount:Burst no longer exists", error.Message);
+        Assert.Contains("RateLimit:LoginPerAccount:Failures", error.Message);
+    }
+
+    [Fact]
     public async Task UnknownUserLogin_TakesAsLongAsAKnownOne()
     {
         // Both paths run one bcrypt verification; without the dummy hash an unknown user would answer ~100x faster.
         await using var server = await GatewayServer.StartAsync(_repository, "--Auth:BcryptWorkFactor", "10",
-            "--RateLimit:LoginPerAccount:Burst", "100", "--RateLimit:LoginPerAddress:Burst", "100");
+            "--RateLimit:LoginPerAccount:Failures", "100", "--RateLimit:LoginPerAddress:Failures", "100");
         using var client = server.NewClient();
         async Task<double> TimeAsync(string username)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -66,4 +67,44 @@ internal static class AuthApi
 
     public static Task<HttpResponseMessage> InferAsync(GatewayServer server, string? bearer, string model = "identity") =>
         SendAsync(server, HttpMethod.Post, $"/v2/models/{model}/infer", bearer, Raw(IdentityBody));
+
+    /// <summary>
+    /// A client whose connections come from <paramref name="local"/> (any 127.x address is
+    /// loopback on Linux): another client address as the gateway sees it.
+    /// </summary>
+    public static HttpClient ClientFrom(GatewayServer server, string local, string? bearer = null)
+    {
+        var client = new HttpClient(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            ConnectCallback = async (context, cancellation) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(local), 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellation);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        })
+        {
+            BaseAddress = server.Address,
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        if (bearer is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        return client;
+    }
+
+    public static Task<HttpResponseMessage> LoginFromAsync(HttpClient client, string username, string password) =>
+        client.PostAsync("/v1/auth/login", Json(new { username, password }));
 }

@@ -17,7 +17,7 @@ public abstract class AuthFlowTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _repository = ReferenceModels.CreateRepository("identity");
-        string[] args = [.. await StoreArgumentsAsync(), "--RateLimit:LoginPerAccount:Burst", "1000", "--RateLimit:LoginPerAddress:Burst", "1000"];
+        string[] args = [.. await StoreArgumentsAsync(), "--RateLimit:LoginPerAccount:Failures", "1000", "--RateLimit:LoginPerAddress:Failures", "1000"];
         Server = await GatewayServer.StartAsync(_repository, args);
     }
 

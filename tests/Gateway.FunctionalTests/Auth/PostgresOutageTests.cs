@@ -28,7 +28,7 @@ public sealed class PostgresOutageTests : IDisposable
     {
         await using var server = await GatewayServer.StartAsync(
             _repository, "--Storage:Postgres", _postgres.ConnectionString, "--Storage:HealthCheckSeconds", "1",
-            "--RateLimit:LoginPerAccount:Burst", "1000", "--RateLimit:LoginPerAddress:Burst", "1000");
+            "--RateLimit:LoginPerAccount:Failures", "1000", "--RateLimit:LoginPerAddress:Failures", "1000");
         var (workerId, worker, workerRefresh) = await AuthApi.UserAsync(server, "outage-worker", "worker");
         var (keyId, key) = await AuthApi.KeyAsync(server, "seen before", "worker");
         using (var seen = await AuthApi.InferAsync(server, key))

@@ -33,7 +33,7 @@ public sealed class SecurityTests : IAsyncLifetime
 
             // ASP.NET Core's own categories default to Warning (GatewayHost); this test reads them too.
             "--Logging:LogLevel:Microsoft.AspNetCore", "Trace",
-            "--RateLimit:LoginPerAccount:Burst", "1000", "--RateLimit:LoginPerAddress:Burst", "1000");
+            "--RateLimit:LoginPerAccount:Failures", "1000", "--RateLimit:LoginPerAddress:Failures", "1000");
         (_workerId, _worker, _workerRefresh) = await AuthApi.UserAsync(_server, "mallory", "worker");
     }
 

@@ -199,6 +199,24 @@ public sealed class AuthStoreTests : IAsyncLifetime
         Assert.Equal([("older", (nowSeconds + 600) * 1000)], (await store.ListRevokedTokensAsync(0, default)).Select(t => (t.Jti, t.ExpiresAt)));
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task LoginAddresses_AreKnownSinceTheirLastLogin_AndForgotten(string kind)
+    {
+        var store = await StoreAsync(kind);
+        var user = (await store.CreateUserAsync("carol", "h", "viewer", Now, default))!;
+        Assert.False(await store.IsKnownAddressAsync(user.Id, "10.0.0.1", 0, default));
+        await store.RememberAddressAsync(user.Id, "10.0.0.1", Now, default);
+        await store.RememberAddressAsync(user.Id, "10.0.0.1", Now + 1000, default);
+        await store.RememberAddressAsync(user.Id, "::1", Now - 1000, default);
+        Assert.True(await store.IsKnownAddressAsync(user.Id, "10.0.0.1", Now + 1000, default));
+        Assert.False(await store.IsKnownAddressAsync(user.Id, "10.0.0.1", Now + 1001, default));
+        Assert.False(await store.IsKnownAddressAsync(user.Id + 1, "10.0.0.1", 0, default));
+        await store.ForgetAddressesAsync(Now, default);
+        Assert.False(await store.IsKnownAddressAsync(user.Id, "::1", 0, default));
+        Assert.True(await store.IsKnownAddressAsync(user.Id, "10.0.0.1", 0, default));
+    }
+
     private async Task ExecuteAsync(IAuthStore store, string sql)
     {
         // Straight to the database, below the store's API: rows as an earlier schema or version wrote them.
