@@ -22,6 +22,12 @@ internal sealed class AuthOptions
 
     public int RefreshTokenDays { get; set; } = 7;
 
+    /// <summary>
+    /// A session's absolute lifetime: refresh tokens rotate every use, but never past this many
+    /// days after the login that began the session; then the user logs in again.
+    /// </summary>
+    public int SessionDays { get; set; } = 30;
+
     /// <summary>Leeway for <c>exp</c> and <c>nbf</c> between replicas' clocks.</summary>
     public int ClockSkewSeconds { get; set; } = 30;
 
@@ -79,6 +85,11 @@ internal sealed class AuthOptions
         if (RefreshTokenDays is < 1 or > 365)
         {
             return $"{SectionName}:RefreshTokenDays must be between 1 and 365 (got {RefreshTokenDays})";
+        }
+
+        if (SessionDays is < 1 or > 3650)
+        {
+            return $"{SectionName}:SessionDays must be between 1 and 3650 (got {SessionDays})";
         }
 
         if (ClockSkewSeconds is < 0 or > 300)

@@ -94,7 +94,8 @@ internal sealed partial class AuthService(
         }
 
         Log.LoggedIn(logger, user.Id, role.Name());
-        var tokens = await IssueAsync(user, role, NewId(16), cancellationToken);
+        var (tokens, first) = NewTokens(user, role, NewId(16), time.GetUtcNow().ToUnixTimeMilliseconds());
+        await store.CreateSessionAsync(first, cancellationToken);
         await store.RememberAddressAsync(user.Id, AddressText(clientAddress), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
         return Outcome<TokenResponse>.Ok(tokens);
     }
@@ -154,17 +155,16 @@ internal sealed partial class AuthService(
         var hash = Hash(refreshToken);
         var record = await store.FindRefreshTokenAsync(hash, cancellationToken);
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (record is null || record.RevokedAt is not null || record.ExpiresAt <= nowMs)
+        var sessionStartedAfter = nowMs - (long)options.SessionDays * 86_400_000;
+        if (record is null || record.RevokedAt is not null || record.ExpiresAt <= nowMs
+            || record.SessionCreatedAt is not { } sessionCreatedAt || sessionCreatedAt <= sessionStartedAfter)
         {
             return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, invalid);
         }
 
-        if (record.UsedAt is not null || !await store.SpendRefreshTokenAsync(hash, nowMs, cancellationToken))
+        if (record.UsedAt is not null)
         {
-            // A spent token presented again means two parties hold it: end the whole session.
-            await RevokeFamilyAsync(record.FamilyId, cancellationToken);
-            Log.RefreshReuse(logger, record.UserId);
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, "refresh token reuse detected; the session has been revoked, log in again");
+            return await ReuseAsync(record, cancellationToken);
         }
 
         var user = await store.FindUserAsync(record.UserId, cancellationToken);
@@ -174,7 +174,25 @@ internal sealed partial class AuthService(
             return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, invalid);
         }
 
-        return Outcome<TokenResponse>.Ok(await IssueAsync(user, role, record.FamilyId, cancellationToken));
+        var (tokens, next) = NewTokens(user, role, record.FamilyId, sessionCreatedAt);
+        switch (await store.RotateRefreshTokenAsync(hash, next, nowMs, sessionStartedAfter, cancellationToken))
+        {
+            case RotationResult.Rotated:
+                return Outcome<TokenResponse>.Ok(tokens);
+            case RotationResult.Reused:
+                return await ReuseAsync(record, cancellationToken);
+            default:
+                // Revoked, expired or ended meanwhile (a logout of the session while this ran): nothing was issued.
+                return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, invalid);
+        }
+    }
+
+    /// <summary>A spent token presented again means two parties hold it: end the whole session.</summary>
+    private async Task<Outcome<TokenResponse>> ReuseAsync(RefreshTokenRecord record, CancellationToken cancellationToken)
+    {
+        await RevokeFamilyAsync(record.FamilyId, cancellationToken);
+        Log.RefreshReuse(logger, record.UserId);
+        return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, "refresh token reuse detected; the session has been revoked, log in again");
     }
 
     /// <summary>Ends the caller's session: its access token and its refresh family (and the one given, if it is the caller's).</summary>
@@ -212,27 +230,29 @@ internal sealed partial class AuthService(
         }
     }
 
-    private async Task<TokenResponse> IssueAsync(UserRecord user, Role role, string familyId, CancellationToken cancellationToken)
+    /// <summary>
+    /// A new access token and refresh token for <paramref name="familyId"/>, not yet stored. The
+    /// refresh token lives <c>Auth:RefreshTokenDays</c>, never past the session's absolute end
+    /// (<c>Auth:SessionDays</c> after <paramref name="sessionCreatedAt"/>): rotation does not extend a session.
+    /// </summary>
+    private (TokenResponse Tokens, RefreshTokenRecord Record) NewTokens(UserRecord user, Role role, string familyId, long sessionCreatedAt)
     {
         var now = time.GetUtcNow();
         var lifetime = options.AccessTokenMinutes * 60;
         var claims = new AccessClaims(
             user.Id, user.Username, role, NewId(16), familyId, user.TokenGeneration, now.ToUnixTimeSeconds(), now.ToUnixTimeSeconds(), now.ToUnixTimeSeconds() + lifetime);
-        var access = jwt.Issue(claims);
         var refresh = RefreshPrefix + NewId(32);
-        await store.InsertRefreshTokenAsync(
-            new RefreshTokenRecord
-            {
-                TokenHash = Hash(refresh),
-                FamilyId = familyId,
-                UserId = user.Id,
-                AccessJti = claims.Jti,
-                AccessExpiresAt = UnixTime.ToMilliseconds(claims.Expires),
-                CreatedAt = now.ToUnixTimeMilliseconds(),
-                ExpiresAt = now.AddDays(options.RefreshTokenDays).ToUnixTimeMilliseconds(),
-            },
-            cancellationToken);
-        return new TokenResponse { AccessToken = access, RefreshToken = refresh, ExpiresIn = lifetime };
+        var record = new RefreshTokenRecord
+        {
+            TokenHash = Hash(refresh),
+            FamilyId = familyId,
+            UserId = user.Id,
+            AccessJti = claims.Jti,
+            AccessExpiresAt = UnixTime.ToMilliseconds(claims.Expires),
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+            ExpiresAt = Math.Min(now.AddDays(options.RefreshTokenDays).ToUnixTimeMilliseconds(), sessionCreatedAt + (long)options.SessionDays * 86_400_000),
+        };
+        return (new TokenResponse { AccessToken = jwt.Issue(claims), RefreshToken = refresh, ExpiresIn = lifetime }, record);
     }
 
     public async Task<Outcome<UserResponse>> CreateUserAsync(CreateUserRequest request, CancellationToken cancellationToken)

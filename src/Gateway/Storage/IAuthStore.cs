@@ -46,14 +46,21 @@ internal interface IAuthStore : IAsyncDisposable
     /// <summary>Marks the user deleted (the row stays so its old tokens stay revoked); returns the new token generation, or null when there was no such user.</summary>
     Task<long?> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken);
 
-    Task InsertRefreshTokenAsync(RefreshTokenRecord token, CancellationToken cancellationToken);
+    /// <summary>Begins a session (a refresh-token family) with its first token, in one transaction.</summary>
+    Task CreateSessionAsync(RefreshTokenRecord first, CancellationToken cancellationToken);
 
+    /// <summary>The token and its session's start (<see cref="RefreshTokenRecord.SessionCreatedAt"/>), or null.</summary>
     Task<RefreshTokenRecord?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken);
 
-    /// <summary>Spends a refresh token once: true only for the caller that spent it.</summary>
-    Task<bool> SpendRefreshTokenAsync(string tokenHash, long now, CancellationToken cancellationToken);
+    /// <summary>
+    /// Rotation, in one transaction: checks the family is alive and began after
+    /// <paramref name="sessionStartedAfter"/>, spends <paramref name="spentHash"/> (once: of two
+    /// concurrent rotations only one wins) and inserts <paramref name="next"/>. A revocation of the
+    /// family waits for it, or it sees the revocation: never a new token in a revoked family.
+    /// </summary>
+    Task<RotationResult> RotateRefreshTokenAsync(string spentHash, RefreshTokenRecord next, long now, long sessionStartedAfter, CancellationToken cancellationToken);
 
-    /// <summary>Revokes every token of a family; returns the family's rows (to revoke their access tokens).</summary>
+    /// <summary>Revokes a family and every token in it, in one transaction; returns the family's rows (to revoke their access tokens).</summary>
     Task<List<RefreshTokenRecord>> RevokeFamilyAsync(string familyId, long now, CancellationToken cancellationToken);
 
     /// <summary>Keeps a revoked access token's id until <paramref name="expiresAt"/> (Unix milliseconds), when the token expires anyway.</summary>
@@ -86,4 +93,17 @@ internal interface IAuthStore : IAsyncDisposable
     Task<bool> RevokeApiKeyAsync(long id, long now, CancellationToken cancellationToken);
 
     Task<List<long>> ListRevokedApiKeyIdsAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>What a rotation did.</summary>
+internal enum RotationResult
+{
+    /// <summary>The old token is spent and the new one stored.</summary>
+    Rotated,
+
+    /// <summary>The old token was spent before: two parties hold it (the caller revokes the family).</summary>
+    Reused,
+
+    /// <summary>The family is revoked or past its absolute lifetime, or the token is revoked or expired: nothing changed.</summary>
+    Ended,
 }

@@ -44,6 +44,9 @@ internal sealed class RefreshTokenRecord
     public long? UsedAt { get; set; }
 
     public long? RevokedAt { get; set; }
+
+    /// <summary>When the token's session (its family) began, read with the token; null when the family is gone.</summary>
+    public long? SessionCreatedAt { get; set; }
 }
 
 /// <summary>A revoked access token, kept until it would have expired anyway.</summary>

@@ -19,6 +19,10 @@ internal abstract class SqlAuthStore : IAuthStore
         "token_hash AS tokenhash, family_id AS familyid, user_id AS userid, access_jti AS accessjti, access_expires_at AS accessexpiresat, " +
         "created_at AS createdat, expires_at AS expiresat, used_at AS usedat, revoked_at AS revokedat";
 
+    private const string RefreshColumnsOfT =
+        "t.token_hash AS tokenhash, t.family_id AS familyid, t.user_id AS userid, t.access_jti AS accessjti, t.access_expires_at AS accessexpiresat, " +
+        "t.created_at AS createdat, t.expires_at AS expiresat, t.used_at AS usedat, t.revoked_at AS revokedat";
+
     private const string KeyColumns =
         "id, name, secret_hash AS secrethash, role, rate_per_second AS ratepersecond, rate_burst AS rateburst, created_by AS createdby, " +
         "created_at AS createdat, revoked_at AS revokedat";
@@ -139,9 +143,7 @@ internal abstract class SqlAuthStore : IAuthStore
                     new { userId, now }, transaction);
                 if (generation is not null)
                 {
-                    await connection.ExecuteAsync(
-                        "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
-                        new { userId, now }, transaction);
+                    await RevokeUserFamiliesAsync(connection, transaction, userId, now);
                 }
 
                 await transaction.CommitAsync(cancellationToken);
@@ -163,9 +165,7 @@ internal abstract class SqlAuthStore : IAuthStore
                     new { userId, now, disabled = true }, transaction);
                 if (generation is not null)
                 {
-                    await connection.ExecuteAsync(
-                        "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
-                        new { userId, now }, transaction);
+                    await RevokeUserFamiliesAsync(connection, transaction, userId, now);
                 }
 
                 await transaction.CommitAsync(cancellationToken);
@@ -173,39 +173,107 @@ internal abstract class SqlAuthStore : IAuthStore
             },
             cancellationToken);
 
-    public Task InsertRefreshTokenAsync(RefreshTokenRecord token, CancellationToken cancellationToken) =>
+    public Task CreateSessionAsync(RefreshTokenRecord first, CancellationToken cancellationToken) =>
         RunAsync(
-            connection => connection.ExecuteAsync(
-                """
-                INSERT INTO refresh_tokens (token_hash, family_id, user_id, access_jti, access_expires_at, created_at, expires_at)
-                VALUES (@TokenHash, @FamilyId, @UserId, @AccessJti, @AccessExpiresAt, @CreatedAt, @ExpiresAt)
-                """,
-                token),
+            async connection =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await connection.ExecuteAsync(
+                    "INSERT INTO refresh_families (family_id, user_id, created_at) VALUES (@FamilyId, @UserId, @CreatedAt)", first, transaction);
+                await InsertRefreshTokenAsync(connection, transaction, first);
+                await transaction.CommitAsync(cancellationToken);
+            },
             cancellationToken);
 
     public Task<RefreshTokenRecord?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken) =>
         RunAsync(
             connection => connection.QueryFirstOrDefaultAsync<RefreshTokenRecord>(
-                $"SELECT {RefreshColumns} FROM refresh_tokens WHERE token_hash = @tokenHash", new { tokenHash }),
+                $"""
+                SELECT {RefreshColumnsOfT}, f.created_at AS sessioncreatedat
+                FROM refresh_tokens t LEFT JOIN refresh_families f ON f.family_id = t.family_id
+                WHERE t.token_hash = @tokenHash
+                """,
+                new { tokenHash }),
             cancellationToken);
 
-    public Task<bool> SpendRefreshTokenAsync(string tokenHash, long now, CancellationToken cancellationToken) =>
+    public Task<RotationResult> RotateRefreshTokenAsync(string spentHash, RefreshTokenRecord next, long now, long sessionStartedAfter, CancellationToken cancellationToken) =>
         RunAsync(
-            async connection => await connection.ExecuteAsync(
-                "UPDATE refresh_tokens SET used_at = @now WHERE token_hash = @tokenHash AND used_at IS NULL AND revoked_at IS NULL",
-                new { tokenHash, now }) == 1,
+            async connection =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+                // The family's row first: a revocation of the family writes it first too, so the two
+                // take turns (on PostgreSQL the row lock; SQLite has one writer at a time anyway).
+                var alive = await connection.ExecuteAsync(
+                    """
+                    UPDATE refresh_families SET rotated_at = @now
+                    WHERE family_id = @familyId AND revoked_at IS NULL AND created_at > @sessionStartedAfter
+                    """,
+                    new { now, familyId = next.FamilyId, sessionStartedAfter }, transaction);
+                if (alive != 1)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return RotationResult.Ended;
+                }
+
+                var spent = await connection.ExecuteAsync(
+                    """
+                    UPDATE refresh_tokens SET used_at = @now
+                    WHERE token_hash = @spentHash AND family_id = @familyId AND used_at IS NULL AND revoked_at IS NULL AND expires_at > @now
+                    """,
+                    new { now, spentHash, familyId = next.FamilyId }, transaction);
+                if (spent != 1)
+                {
+                    var usedAt = await connection.QueryFirstOrDefaultAsync<long?>(
+                        "SELECT used_at FROM refresh_tokens WHERE token_hash = @spentHash", new { spentHash }, transaction);
+                    await transaction.RollbackAsync(cancellationToken);
+                    return usedAt is null ? RotationResult.Ended : RotationResult.Reused;
+                }
+
+                await InsertRefreshTokenAsync(connection, transaction, next);
+                await transaction.CommitAsync(cancellationToken);
+                return RotationResult.Rotated;
+            },
             cancellationToken);
 
     public Task<List<RefreshTokenRecord>> RevokeFamilyAsync(string familyId, long now, CancellationToken cancellationToken) =>
         RunAsync(
             async connection =>
             {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+                // The family's row first: a rotation under way finishes before this goes on, and the
+                // token it inserted is then revoked below (a statement begun after it committed sees it).
                 await connection.ExecuteAsync(
-                    "UPDATE refresh_tokens SET revoked_at = @now WHERE family_id = @familyId AND revoked_at IS NULL", new { familyId, now });
-                return AsList(await connection.QueryAsync<RefreshTokenRecord>(
-                    $"SELECT {RefreshColumns} FROM refresh_tokens WHERE family_id = @familyId", new { familyId }));
+                    "UPDATE refresh_families SET revoked_at = @now WHERE family_id = @familyId AND revoked_at IS NULL",
+                    new { familyId, now }, transaction);
+                await connection.ExecuteAsync(
+                    "UPDATE refresh_tokens SET revoked_at = @now WHERE family_id = @familyId AND revoked_at IS NULL",
+                    new { familyId, now }, transaction);
+                var rows = AsList(await connection.QueryAsync<RefreshTokenRecord>(
+                    $"SELECT {RefreshColumns} FROM refresh_tokens WHERE family_id = @familyId", new { familyId }, transaction));
+                await transaction.CommitAsync(cancellationToken);
+                return rows;
             },
             cancellationToken);
+
+    private static Task<int> InsertRefreshTokenAsync(DbConnection connection, DbTransaction transaction, RefreshTokenRecord token) =>
+        connection.ExecuteAsync(
+            """
+            INSERT INTO refresh_tokens (token_hash, family_id, user_id, access_jti, access_expires_at, created_at, expires_at)
+            VALUES (@TokenHash, @FamilyId, @UserId, @AccessJti, @AccessExpiresAt, @CreatedAt, @ExpiresAt)
+            """,
+            token,
+            transaction);
+
+    /// <summary>Every session of the user, families first (see <see cref="RevokeFamilyAsync"/>), inside the caller's transaction.</summary>
+    private static async Task RevokeUserFamiliesAsync(DbConnection connection, DbTransaction transaction, long userId, long now)
+    {
+        await connection.ExecuteAsync(
+            "UPDATE refresh_families SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL", new { userId, now }, transaction);
+        await connection.ExecuteAsync(
+            "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL", new { userId, now }, transaction);
+    }
 
     public Task AddRevokedTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken) =>
         RunAsync(
@@ -248,6 +316,10 @@ internal abstract class SqlAuthStore : IAuthStore
                     "UPDATE refresh_tokens SET access_expires_at = access_expires_at * 1000 WHERE access_expires_at < @secondsBelow", new { secondsBelow });
                 await connection.ExecuteAsync("DELETE FROM revoked_tokens WHERE expires_at <= @now", new { now });
                 await connection.ExecuteAsync("DELETE FROM refresh_tokens WHERE expires_at <= @now", new { now });
+
+                // A session whose every token has expired is over.
+                await connection.ExecuteAsync(
+                    "DELETE FROM refresh_families WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = refresh_families.family_id)");
             },
             cancellationToken);
 

@@ -108,31 +108,77 @@ public sealed class AuthStoreTests : IAsyncLifetime
         Assert.Single(await store.ListUsersAsync(default));
     }
 
+    private static RefreshTokenRecord Token(string hash, long userId, string family = "fam", long createdAt = Now, long expiresAt = Now + 86_400_000) => new()
+    {
+        TokenHash = hash, FamilyId = family, UserId = userId, AccessJti = "jti-" + hash, AccessExpiresAt = Now + 900_000, CreatedAt = createdAt, ExpiresAt = expiresAt,
+    };
+
     [Theory]
     [MemberData(nameof(Kinds))]
-    public async Task RefreshToken_SpentOnceEvenUnderConcurrency_AndFamiliesRevoke(string kind)
+    public async Task RefreshToken_RotatedOnceEvenUnderConcurrency_AndFamiliesRevoke(string kind)
     {
         var store = await StoreAsync(kind);
-        var user = (await store.CreateUserAsync("bob", "h", "worker", 1, default))!;
-        foreach (var hash in new[] { "h1", "h2" })
+        var user = (await store.CreateUserAsync("bob", "h", "worker", Now, default))!;
+        await store.CreateSessionAsync(Token("h1", user.Id), default);
+        Assert.Equal(Now, (await store.FindRefreshTokenAsync("h1", default))!.SessionCreatedAt);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            store.RotateRefreshTokenAsync("h1", Token("next-" + i, user.Id), Now + 5, 0, default)));
+        Assert.Single(results, r => r == RotationResult.Rotated);
+        Assert.All(results, r => Assert.True(r is RotationResult.Rotated or RotationResult.Reused));
+        Assert.Equal(Now + 5, (await store.FindRefreshTokenAsync("h1", default))!.UsedAt);
+        var winner = "next-" + Array.IndexOf(results, RotationResult.Rotated);
+        Assert.Equal(RotationResult.Reused, await store.RotateRefreshTokenAsync("h1", Token("late", user.Id), Now + 6, 0, default));
+
+        var family = await store.RevokeFamilyAsync("fam", Now + 7, default);
+        Assert.Equal(["jti-h1", "jti-" + winner], family.Select(f => f.AccessJti).Order());
+        Assert.Equal(RotationResult.Ended, await store.RotateRefreshTokenAsync(winner, Token("after", user.Id), Now + 8, 0, default));
+        Assert.Equal(Now + 7, (await store.FindRefreshTokenAsync(winner, default))!.RevokedAt);
+        Assert.Null(await store.FindRefreshTokenAsync("after", default));
+
+        await store.PurgeExpiredAsync(Now + 2 * 86_400_000L, default);
+        Assert.Null(await store.FindRefreshTokenAsync(winner, default));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Rotation_RefusesASessionPastItsAbsoluteLifetime(string kind)
+    {
+        var store = await StoreAsync(kind);
+        var user = (await store.CreateUserAsync("old", "h", "worker", Now, default))!;
+        await store.CreateSessionAsync(Token("s1", user.Id, createdAt: Now), default);
+        Assert.Equal(RotationResult.Ended, await store.RotateRefreshTokenAsync("s1", Token("s2", user.Id), Now + 10, sessionStartedAfter: Now, default));
+        Assert.Null((await store.FindRefreshTokenAsync("s1", default))!.UsedAt);
+        Assert.Equal(RotationResult.Rotated, await store.RotateRefreshTokenAsync("s1", Token("s2", user.Id), Now + 10, sessionStartedAfter: Now - 1, default));
+    }
+
+    /// <summary>
+    /// Rotation and family revocation racing, many times over: whichever goes first, once both
+    /// are done no token of the family is alive (issue 11: a family revoked between the spend and
+    /// the insert left the new token alive).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task RotationRacingFamilyRevocation_NeverLeavesALiveToken(string kind)
+    {
+        var store = await StoreAsync(kind);
+        var user = (await store.CreateUserAsync("racer", "h", "worker", Now, default))!;
+        for (var i = 0; i < 40; i++)
         {
-            await store.InsertRefreshTokenAsync(new RefreshTokenRecord
+            var family = "race-" + i;
+            await store.CreateSessionAsync(Token(family + "-a", user.Id, family), default);
+            var rotate = Task.Run(() => store.RotateRefreshTokenAsync(family + "-a", Token(family + "-b", user.Id, family), Now + 1, 0, default));
+            var revoke = Task.Run(() => store.RevokeFamilyAsync(family, Now + 2, default));
+            await Task.WhenAll(rotate, revoke);
+            foreach (var hash in new[] { family + "-a", family + "-b" })
             {
-                TokenHash = hash, FamilyId = "fam", UserId = user.Id, AccessJti = "jti-" + hash, AccessExpiresAt = 99, CreatedAt = 1, ExpiresAt = 10_000,
-            }, default);
+                var token = await store.FindRefreshTokenAsync(hash, default);
+                Assert.True(token is null || token.RevokedAt is not null, $"{hash} is alive after its family was revoked ({rotate.Result})");
+            }
+
+            // Whatever the order, the revocation knew every access token issued in the family.
+            Assert.Equal(rotate.Result == RotationResult.Rotated ? 2 : 1, revoke.Result.Count);
         }
-
-        var spends = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => store.SpendRefreshTokenAsync("h1", 5, default)));
-        Assert.Single(spends, s => s);
-        Assert.Equal(5, (await store.FindRefreshTokenAsync("h1", default))!.UsedAt);
-
-        var family = await store.RevokeFamilyAsync("fam", 6, default);
-        Assert.Equal(["jti-h1", "jti-h2"], family.Select(f => f.AccessJti).Order());
-        Assert.False(await store.SpendRefreshTokenAsync("h2", 7, default));
-        Assert.Equal(6, (await store.FindRefreshTokenAsync("h2", default))!.RevokedAt);
-
-        await store.PurgeExpiredAsync(20_000, default);
-        Assert.Null(await store.FindRefreshTokenAsync("h2", default));
     }
 
     [Theory]
@@ -177,7 +223,11 @@ public sealed class AuthStoreTests : IAsyncLifetime
         await store.MigrateAsync(default);
         Assert.Equal(Latest, await store.SchemaVersionAsync(default));
         Assert.Equal([("old", (nowSeconds + 600) * 1000)], (await store.ListRevokedTokensAsync(Now, default)).Select(t => (t.Jti, t.ExpiresAt)));
-        Assert.Equal((nowSeconds + 900) * 1000, (await store.FindRefreshTokenAsync("h", default))!.AccessExpiresAt);
+        var migrated = (await store.FindRefreshTokenAsync("h", default))!;
+        Assert.Equal((nowSeconds + 900) * 1000, migrated.AccessExpiresAt);
+
+        // Migration 0004: the session (family) the token belongs to, begun with its first token.
+        Assert.Equal(Now, migrated.SessionCreatedAt);
         await store.PurgeExpiredAsync(Now, default);
         Assert.Single(await store.ListRevokedTokensAsync(Now, default));
     }
