@@ -210,7 +210,9 @@ internal static class TelemetrySetup
 
     /// <summary>
     /// Sentry, when a DSN is given (<c>SENTRY_DSN</c> or <c>Sentry:Dsn</c>): unhandled exceptions
-    /// and error log entries become events. No personal data: no headers, cookies, user or body.
+    /// and error log entries become events. No personal data and no credentials: no user, no
+    /// request body, and every credential header, cookie and query value scrubbed before an
+    /// event or transaction leaves (<see cref="SentryScrubber"/>), whatever other settings say.
     /// </summary>
     private static void AddSentry(WebApplicationBuilder builder)
     {
@@ -230,6 +232,8 @@ internal static class TelemetrySetup
             sentry.Dsn = dsn;
             sentry.SendDefaultPii = false;
             sentry.MaxRequestBodySize = Sentry.Extensibility.RequestSize.None;
+            sentry.SetBeforeSend(static sentryEvent => SentryScrubber.Scrub(sentryEvent));
+            sentry.SetBeforeSendTransaction(static transaction => SentryScrubber.Scrub(transaction));
             sentry.Release ??= $"{DefaultServiceName}@{GatewayTelemetry.Version}";
         });
     }
