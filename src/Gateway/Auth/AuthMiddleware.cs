@@ -71,7 +71,7 @@ internal sealed partial class AuthMiddleware(
         }
 
         var pending = authenticator.AuthenticateAsync(
-            authorization.Count == 1 ? authorization[0] : null, apiKey.Count == 1 ? apiKey[0] : null, context.RequestAborted);
+            authorization.Count == 1 ? authorization[0] : null, apiKey.Count == 1 ? apiKey[0] : null, context.Connection.RemoteIpAddress, context.RequestAborted);
         return pending.IsCompletedSuccessfully ? Authorize(context, pending.Result, required) : AwaitAuthenticationAsync(context, pending, required);
     }
 
@@ -128,6 +128,11 @@ internal sealed partial class AuthMiddleware(
         else if (result.Status == StatusCodes.Status503ServiceUnavailable)
         {
             context.Response.Headers.RetryAfter = "1";
+        }
+        else if (result.Status == StatusCodes.Status429TooManyRequests)
+        {
+            metrics.RateLimited();
+            context.Response.Headers.RetryAfter = result.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         return HttpErrors.WriteAsync(context, result.Status, result.Error ?? "unauthorized");

@@ -51,7 +51,9 @@ internal static class AuthSetup
             provider.GetRequiredService<RevocationService>(),
             provider.GetRequiredService<IAuthStore>(),
             provider.GetRequiredService<TimeProvider>(),
-            auth));
+            auth,
+            provider.GetRequiredService<RateLimiter>(),
+            limits));
         services.AddSingleton<AuthService>();
         services.AddSingleton<AuthStartup>();
 

@@ -10,20 +10,24 @@ namespace Gateway.Auth;
 /// <summary>The outcome of checking a request's credentials.</summary>
 internal readonly struct AuthResult
 {
-    private AuthResult(Caller? caller, int status, string? error)
+    private AuthResult(Caller? caller, int status, string? error, int retryAfterSeconds = 0)
     {
         Caller = caller;
         Status = status;
         Error = error;
+        RetryAfterSeconds = retryAfterSeconds;
     }
 
     /// <summary>The caller when the credentials were good.</summary>
     public Caller? Caller { get; }
 
-    /// <summary>401, 503 or 200.</summary>
+    /// <summary>401, 429, 503 or 200.</summary>
     public int Status { get; }
 
     public string? Error { get; }
+
+    /// <summary>For a 429: when to try again.</summary>
+    public int RetryAfterSeconds { get; }
 
     public bool Succeeded => Caller is not null;
 
@@ -32,6 +36,8 @@ internal readonly struct AuthResult
     public static AuthResult Unauthorized(string error) => new(null, StatusCodes.Status401Unauthorized, error);
 
     public static AuthResult Unavailable(string error) => new(null, StatusCodes.Status503ServiceUnavailable, error);
+
+    public static AuthResult TooMany(string error, int retryAfterSeconds) => new(null, StatusCodes.Status429TooManyRequests, error, retryAfterSeconds);
 }
 
 /// <summary>
@@ -46,6 +52,13 @@ internal readonly struct AuthResult
 /// with the clock and ask the in-memory deny set: no allocation, no crypto, no I/O
 /// (bench/Gateway.Benchmarks/Auth/AuthenticationBenchmarks.cs). Caching by exact text is safe:
 /// a token differing by one character is a different key and is validated in full.
+/// <para>
+/// API keys not seen before need the store. So that a flood of made-up keys does not reach it
+/// on every attempt: a key refused once is remembered as refused (its exact text; a random
+/// 256-bit secret cannot become valid later); a key's record, once read, answers other secrets
+/// for the same id from memory for a minute; and lookups are limited per client address before
+/// any of that (<c>RateLimit:KeyLookupsPerAddress</c>), 429 beyond.
+/// </para>
 /// </remarks>
 internal sealed class Authenticator
 {
@@ -60,9 +73,29 @@ internal sealed class Authenticator
     private readonly AuthOptions _options;
     private readonly ConcurrentDictionary<string, Caller> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Caller>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly RateLimiting.RateLimiter? _limiter;
+    private readonly RateLimiting.RateLimitOptions? _limits;
+    private readonly ConcurrentDictionary<string, long> _refused = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, (ApiKeyRecord Record, long Until)> _records = new();
     private int _cached;
 
-    public Authenticator(JwtCodec jwt, RevocationList revocations, RevocationService? feed, IAuthStore? store, TimeProvider time, AuthOptions options)
+    /// <summary>How long a refused key's text is answered from memory.</summary>
+    internal static readonly TimeSpan RefusedFor = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a key's record answers other secrets for its id from memory (revocation goes through the deny set meanwhile).</summary>
+    internal static readonly TimeSpan RecordFor = TimeSpan.FromMinutes(1);
+
+    private const int MaxRemembered = 100_000;
+
+    public Authenticator(
+        JwtCodec jwt,
+        RevocationList revocations,
+        RevocationService? feed,
+        IAuthStore? store,
+        TimeProvider time,
+        AuthOptions options,
+        RateLimiting.RateLimiter? limiter = null,
+        RateLimiting.RateLimitOptions? limits = null)
     {
         _jwt = jwt;
         _revocations = revocations;
@@ -70,6 +103,8 @@ internal sealed class Authenticator
         _store = store;
         _time = time;
         _options = options;
+        _limiter = limiter;
+        _limits = limits;
         _lookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         jwt.Keys.Changed += ClearCache;
     }
@@ -88,7 +123,12 @@ internal sealed class Authenticator
     /// Checks the request's credentials. Completes synchronously for any JWT and for API keys
     /// already seen; only a first-seen API key waits for the store.
     /// </summary>
-    public ValueTask<AuthResult> AuthenticateAsync(string? authorization, string? apiKey, CancellationToken cancellationToken)
+    public ValueTask<AuthResult> AuthenticateAsync(string? authorization, string? apiKey, CancellationToken cancellationToken) =>
+        AuthenticateAsync(authorization, apiKey, null, cancellationToken);
+
+    /// <inheritdoc cref="AuthenticateAsync(string?, string?, CancellationToken)"/>
+    /// <param name="client">The client's address: lookups of API keys not seen before are limited per address.</param>
+    public ValueTask<AuthResult> AuthenticateAsync(string? authorization, string? apiKey, System.Net.IPAddress? client, CancellationToken cancellationToken)
     {
         ReadOnlySpan<char> credential;
         if (authorization is not null)
@@ -122,7 +162,7 @@ internal sealed class Authenticator
 
         if (credential.StartsWith(ApiKeyPrefix, StringComparison.Ordinal))
         {
-            return ValidateKeyAsync(credential.ToString(), cancellationToken);
+            return ValidateKeyAsync(credential.ToString(), client, cancellationToken);
         }
 
         return new(ValidateToken(credential, now));
@@ -157,29 +197,62 @@ internal sealed class Authenticator
         return Check(caller, now);
     }
 
-    private async ValueTask<AuthResult> ValidateKeyAsync(string key, CancellationToken cancellationToken)
+    private async ValueTask<AuthResult> ValidateKeyAsync(string key, System.Net.IPAddress? client, CancellationToken cancellationToken)
     {
+        const string invalid = "the API key is invalid";
         if (_store is null || !TryParseKey(key, out var id, out var hash))
         {
-            return AuthResult.Unauthorized("the API key is invalid");
+            return AuthResult.Unauthorized(invalid);
+        }
+
+        var now = _time.GetTimestamp();
+        if (_refused.TryGetValue(key, out var refusedUntil) && now < refusedUntil)
+        {
+            return AuthResult.Unauthorized(invalid);
         }
 
         ApiKeyRecord? record;
-        try
+        if (_records.TryGetValue(id, out var remembered) && now < remembered.Until)
         {
-            record = await _store.FindApiKeyAsync(id, cancellationToken);
+            record = remembered.Record;
         }
-        catch (StoreUnavailableException ex)
+        else
         {
-            // Keys seen before are cached and keep working; a new one cannot be checked now.
-            return AuthResult.Unavailable(ex.Message);
+            if (_limiter is not null && _limits is { Enabled: true })
+            {
+                var address = client?.ToString() ?? "unknown";
+                var decision = await _limiter.AcquireAsync("keys:a:" + address, _limits.KeyLookupsPerAddress);
+                if (!decision.Allowed)
+                {
+                    return AuthResult.TooMany(
+                        $"too many API keys not seen before from this address; retry in {decision.RetryAfterSeconds} s", decision.RetryAfterSeconds);
+                }
+            }
+
+            try
+            {
+                record = await _store.FindApiKeyAsync(id, cancellationToken);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                // Keys seen before are cached and keep working; a new one cannot be checked now.
+                return AuthResult.Unavailable(ex.Message);
+            }
+
+            if (record is not null)
+            {
+                Bound(_records);
+                _records[id] = (record, now + Ticks(RecordFor));
+            }
         }
 
         if (record is null
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(record.SecretHash), Encoding.ASCII.GetBytes(hash))
             || !Roles.TryParse(record.Role.AsSpan(), out var role))
         {
-            return AuthResult.Unauthorized("the API key is invalid");
+            Bound(_refused);
+            _refused[key] = now + Ticks(RefusedFor);
+            return AuthResult.Unauthorized(invalid);
         }
 
         if (record.RevokedAt is not null)
@@ -199,6 +272,18 @@ internal sealed class Authenticator
         };
         Remember(key, caller);
         return Check(caller, _time.GetUtcNow().ToUnixTimeSeconds());
+    }
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    /// <summary>Bounded memory: a full table starts over (a forgotten entry costs one more lookup, under the per-address limit).</summary>
+    private static void Bound<TKey, TValue>(ConcurrentDictionary<TKey, TValue> table)
+        where TKey : notnull
+    {
+        if (table.Count >= MaxRemembered)
+        {
+            table.Clear();
+        }
     }
 
     /// <summary>Caches a validated credential (internal for the benchmarks, which seed an API key).</summary>

@@ -53,6 +53,12 @@ internal sealed class RateLimitOptions
     /// <summary>Failed logins and password changes per client address, whatever the account: 30, then the same backoff.</summary>
     public FailureRule LoginPerAddress { get; set; } = new(30, 1, 900, 3600);
 
+    /// <summary>
+    /// Lookups of API keys not seen before, per client address (before authentication: made-up
+    /// keys must not reach the store on every attempt): 50 at once, then 5 a second.
+    /// </summary>
+    public RateRule KeyLookupsPerAddress { get; set; } = new(5, 50);
+
     public RateRule ForRole(Auth.Role role) => role switch
     {
         Auth.Role.Admin => Admin,
@@ -67,5 +73,6 @@ internal sealed class RateLimitOptions
         ?? Supervisor.Validate($"{SectionName}:Supervisor")
         ?? Admin.Validate($"{SectionName}:Admin")
         ?? LoginPerAccount.Validate($"{SectionName}:LoginPerAccount")
-        ?? LoginPerAddress.Validate($"{SectionName}:LoginPerAddress");
+        ?? LoginPerAddress.Validate($"{SectionName}:LoginPerAddress")
+        ?? KeyLookupsPerAddress.Validate($"{SectionName}:KeyLookupsPerAddress");
 }
