@@ -313,67 +313,47 @@ internal sealed partial class AuthService(
             return Outcome<UserResponse>.Fail(StatusCodes.Status400BadRequest, passwordError);
         }
 
-        var user = await store.FindUserAsync(id, cancellationToken);
-        if (user is null)
+        var hash = request.Password is null ? null : await passwords.HashAsync(request.Password);
+
+        // The check that an admin is left and the change are one transaction (the store's), so
+        // admins demoting or deleting each other at once can never leave none.
+        var endSessions = role != Role.None || request.Password is not null || request.Disabled == true;
+        var result = await store.UpdateUserAsync(
+            id, role == Role.None ? null : role.Name(), request.Disabled, hash, time.GetUtcNow().ToUnixTimeMilliseconds(), endSessions, cancellationToken);
+        switch (result.Outcome)
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
+            case UserChange.NotFound:
+                return Outcome<UserResponse>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
+            case UserChange.LastAdmin:
+                return Outcome<UserResponse>.Fail(StatusCodes.Status409Conflict, "the last active admin cannot be demoted or disabled");
         }
 
-        var losesAdmin = user.Role == "admin" && !user.Disabled && ((role != Role.None && role != Role.Admin) || request.Disabled == true);
-        if (losesAdmin && await CountActiveAdminsAsync(cancellationToken) <= 1)
+        if (result.Generation is { } generation)
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status409Conflict, "the last active admin cannot be demoted or disabled");
+            await revocations.UserGenerationRaisedAsync(id, generation);
         }
 
-        if (role != Role.None)
+        var updated = await GetUserAsync(id, cancellationToken);
+        if (updated.Value is { } user)
         {
-            user.Role = role.Name();
+            Log.UserUpdated(logger, id, user.Role, user.Disabled);
         }
 
-        if (request.Disabled is { } disabled)
-        {
-            user.Disabled = disabled;
-        }
-
-        if (request.Password is not null)
-        {
-            user.PasswordHash = await passwords.HashAsync(request.Password);
-        }
-
-        if (!await store.UpdateUserAsync(user, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken))
-        {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
-        }
-
-        if (role != Role.None || request.Password is not null || request.Disabled == true)
-        {
-            await revocations.EndUserSessionsAsync(id, cancellationToken);
-        }
-
-        Log.UserUpdated(logger, id, user.Role, user.Disabled);
-        return await GetUserAsync(id, cancellationToken);
+        return updated;
     }
 
     public async Task<Outcome<string>> DeleteUserAsync(long id, CancellationToken cancellationToken)
     {
-        var user = await store.FindUserAsync(id, cancellationToken);
-        if (user is null)
+        var result = await store.DeleteUserAsync(id, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+        switch (result.Outcome)
         {
-            return Outcome<string>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
+            case UserChange.NotFound:
+                return Outcome<string>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
+            case UserChange.LastAdmin:
+                return Outcome<string>.Fail(StatusCodes.Status409Conflict, "the last active admin cannot be deleted");
         }
 
-        if (user.Role == "admin" && !user.Disabled && await CountActiveAdminsAsync(cancellationToken) <= 1)
-        {
-            return Outcome<string>.Fail(StatusCodes.Status409Conflict, "the last active admin cannot be deleted");
-        }
-
-        var generation = await store.DeleteUserAsync(id, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-        if (generation is null)
-        {
-            return Outcome<string>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
-        }
-
-        await revocations.UserGenerationRaisedAsync(id, generation.Value);
+        await revocations.UserGenerationRaisedAsync(id, result.Generation!.Value);
         Log.UserDeleted(logger, id);
         return Outcome<string>.Ok("deleted");
     }
@@ -431,9 +411,14 @@ internal sealed partial class AuthService(
 
         await attempt.SucceededAsync(failures);
 
-        user.PasswordHash = await passwords.HashAsync(request.NewPassword!);
-        await store.UpdateUserAsync(user, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-        await revocations.EndUserSessionsAsync(user.Id, cancellationToken);
+        var hash = await passwords.HashAsync(request.NewPassword!);
+        var result = await store.UpdateUserAsync(user.Id, null, null, hash, time.GetUtcNow().ToUnixTimeMilliseconds(), endSessions: true, cancellationToken);
+        if (result.Generation is not { } generation)
+        {
+            return Outcome<string>.Fail(StatusCodes.Status403Forbidden, "this account no longer exists");
+        }
+
+        await revocations.UserGenerationRaisedAsync(user.Id, generation);
         Log.PasswordChanged(logger, user.Id);
         return Outcome<string>.Ok("password changed; log in again");
     }
@@ -523,20 +508,6 @@ internal sealed partial class AuthService(
         {
             Log.BootstrapCreated(logger);
         }
-    }
-
-    private async Task<int> CountActiveAdminsAsync(CancellationToken cancellationToken)
-    {
-        var count = 0;
-        foreach (var user in await store.ListUsersAsync(cancellationToken))
-        {
-            if (user.Role == "admin" && !user.Disabled)
-            {
-                count++;
-            }
-        }
-
-        return count;
     }
 
     private static UserResponse ToResponse(UserRecord user) => new()

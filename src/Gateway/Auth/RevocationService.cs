@@ -194,20 +194,7 @@ internal sealed partial class RevocationService(
         await PublishAsync(RevocationList.TokenMessage(jti, expiresAt));
     }
 
-    /// <summary>Ends every session of a user everywhere (its refresh tokens and every access token issued so far).</summary>
-    public async Task<bool> EndUserSessionsAsync(long userId, CancellationToken cancellationToken)
-    {
-        var generation = await store.EndSessionsAsync(userId, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-        if (generation is null)
-        {
-            return false;
-        }
-
-        await UserGenerationRaisedAsync(userId, generation.Value);
-        return true;
-    }
-
-    /// <summary>Spreads a user's new token generation (after the store raised it).</summary>
+    /// <summary>Spreads a user's new token generation (after the store raised it, ending the user's sessions).</summary>
     public async Task UserGenerationRaisedAsync(long userId, long generation)
     {
         list.RaiseUserGeneration(userId, generation);

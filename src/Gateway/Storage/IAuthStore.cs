@@ -37,14 +37,21 @@ internal interface IAuthStore : IAsyncDisposable
     /// <summary>Creates a user; null when a live user already has the name.</summary>
     Task<UserRecord?> CreateUserAsync(string username, string passwordHash, string role, long now, CancellationToken cancellationToken);
 
-    /// <summary>Writes role, disabled flag and password hash; false when the user is gone.</summary>
-    Task<bool> UpdateUserAsync(UserRecord user, long now, CancellationToken cancellationToken);
+    /// <summary>
+    /// Changes what is given (null: unchanged) and, with <paramref name="endSessions"/>, ends the
+    /// user's sessions, in one transaction that refuses to leave no active admin
+    /// (<see cref="UserChange.LastAdmin"/>): concurrent demotions and deletions take turns.
+    /// </summary>
+    Task<UserChangeResult> UpdateUserAsync(long userId, string? role, bool? disabled, string? passwordHash, long now, bool endSessions, CancellationToken cancellationToken);
 
     /// <summary>Ends every session of the user: bumps its token generation and revokes its refresh tokens. Returns the new generation, or null when the user is gone.</summary>
     Task<long?> EndSessionsAsync(long userId, long now, CancellationToken cancellationToken);
 
-    /// <summary>Marks the user deleted (the row stays so its old tokens stay revoked); returns the new token generation, or null when there was no such user.</summary>
-    Task<long?> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken);
+    /// <summary>
+    /// Marks the user deleted (the row stays so its old tokens stay revoked) and ends its sessions,
+    /// unless it is the last active admin; the result carries the new token generation.
+    /// </summary>
+    Task<UserChangeResult> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken);
 
     /// <summary>Begins a session (a refresh-token family) with its first token, in one transaction.</summary>
     Task CreateSessionAsync(RefreshTokenRecord first, CancellationToken cancellationToken);
@@ -107,3 +114,16 @@ internal enum RotationResult
     /// <summary>The family is revoked or past its absolute lifetime, or the token is revoked or expired: nothing changed.</summary>
     Ended,
 }
+
+/// <summary>What a change to a user did.</summary>
+internal enum UserChange
+{
+    Done,
+    NotFound,
+
+    /// <summary>Refused: it would leave no active admin.</summary>
+    LastAdmin,
+}
+
+/// <summary>A change's outcome, and the user's new token generation when its sessions ended.</summary>
+internal readonly record struct UserChangeResult(UserChange Outcome, long? Generation);

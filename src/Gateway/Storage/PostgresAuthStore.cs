@@ -61,6 +61,16 @@ internal sealed class PostgresAuthStore : SqlAuthStore
         _ => false,
     };
 
+    /// <summary>Another constant: the lock that serializes changes which can take an admin away.</summary>
+    private const long UserChangesLockKey = 0x6761_7465_7761_7902;
+
+    /// <summary>
+    /// A transaction-scoped advisory lock: two admins demoting or deleting each other at once take
+    /// turns, and the second sees the first's change when it counts the admins left.
+    /// </summary>
+    protected override Task LockUserChangesAsync(DbConnection connection, DbTransaction transaction) =>
+        connection.ExecuteAsync("SELECT pg_advisory_xact_lock(@key)", new { key = UserChangesLockKey }, transaction);
+
     public override async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);

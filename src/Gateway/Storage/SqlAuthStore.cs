@@ -119,14 +119,45 @@ internal abstract class SqlAuthStore : IAuthStore
                 new { username, passwordHash, role, disabled = false, now }),
             cancellationToken);
 
-    public Task<bool> UpdateUserAsync(UserRecord user, long now, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Serializes the changes that can take an admin away (role, disabled, delete) inside a
+    /// transaction. SQLite needs nothing: its transactions begin IMMEDIATE (Microsoft.Data.Sqlite's
+    /// default), one writer at a time.
+    /// </summary>
+    protected virtual Task LockUserChangesAsync(DbConnection connection, DbTransaction transaction) => Task.CompletedTask;
+
+    public Task<UserChangeResult> UpdateUserAsync(long userId, string? role, bool? disabled, string? passwordHash, long now, bool endSessions, CancellationToken cancellationToken) =>
         RunAsync(
-            async connection => await connection.ExecuteAsync(
-                """
-                UPDATE users SET role = @role, disabled = @disabled, password_hash = @passwordHash, updated_at = @now
-                WHERE id = @id AND deleted_at IS NULL
-                """,
-                new { role = user.Role, disabled = user.Disabled, passwordHash = user.PasswordHash, now, id = user.Id }) == 1,
+            async connection =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await LockUserChangesAsync(connection, transaction);
+                var current = await connection.QueryFirstOrDefaultAsync<UserRecord>(
+                    $"SELECT {UserColumns} FROM users WHERE id = @userId AND deleted_at IS NULL", new { userId }, transaction);
+                if (current is null)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return new UserChangeResult(UserChange.NotFound, null);
+                }
+
+                var staysAdmin = (role ?? current.Role) == AdminRole && !(disabled ?? current.Disabled);
+                if (IsActiveAdmin(current) && !staysAdmin && await OtherActiveAdminsAsync(connection, transaction, userId) == 0)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return new UserChangeResult(UserChange.LastAdmin, null);
+                }
+
+                await connection.ExecuteAsync(
+                    """
+                    UPDATE users SET role = COALESCE(@role, role), disabled = COALESCE(@disabled, disabled),
+                        password_hash = COALESCE(@passwordHash, password_hash), updated_at = @now
+                    WHERE id = @userId
+                    """,
+                    new { role, disabled, passwordHash, now, userId }, transaction);
+                var generation = endSessions ? await EndSessionsAsync(connection, transaction, userId, now) : null;
+                await transaction.CommitAsync(cancellationToken);
+                return new UserChangeResult(UserChange.Done, generation);
+            },
             cancellationToken);
 
     public Task<long?> EndSessionsAsync(long userId, long now, CancellationToken cancellationToken) =>
@@ -134,44 +165,72 @@ internal abstract class SqlAuthStore : IAuthStore
             async connection =>
             {
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                var generation = await connection.QueryFirstOrDefaultAsync<long?>(
-                    """
-                    UPDATE users SET token_generation = token_generation + 1, updated_at = @now
-                    WHERE id = @userId AND deleted_at IS NULL
-                    RETURNING token_generation
-                    """,
-                    new { userId, now }, transaction);
-                if (generation is not null)
-                {
-                    await RevokeUserFamiliesAsync(connection, transaction, userId, now);
-                }
-
+                var generation = await EndSessionsAsync(connection, transaction, userId, now);
                 await transaction.CommitAsync(cancellationToken);
                 return generation;
             },
             cancellationToken);
 
-    public Task<long?> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken) =>
+    public Task<UserChangeResult> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken) =>
         RunAsync(
             async connection =>
             {
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                var generation = await connection.QueryFirstOrDefaultAsync<long?>(
+                await LockUserChangesAsync(connection, transaction);
+                var current = await connection.QueryFirstOrDefaultAsync<UserRecord>(
+                    $"SELECT {UserColumns} FROM users WHERE id = @userId AND deleted_at IS NULL", new { userId }, transaction);
+                if (current is null)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return new UserChangeResult(UserChange.NotFound, null);
+                }
+
+                if (IsActiveAdmin(current) && await OtherActiveAdminsAsync(connection, transaction, userId) == 0)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return new UserChangeResult(UserChange.LastAdmin, null);
+                }
+
+                var generation = await connection.QueryFirstAsync<long>(
                     """
                     UPDATE users SET token_generation = token_generation + 1, disabled = @disabled, deleted_at = @now, updated_at = @now
-                    WHERE id = @userId AND deleted_at IS NULL
+                    WHERE id = @userId
                     RETURNING token_generation
                     """,
                     new { userId, now, disabled = true }, transaction);
-                if (generation is not null)
-                {
-                    await RevokeUserFamiliesAsync(connection, transaction, userId, now);
-                }
-
+                await RevokeUserFamiliesAsync(connection, transaction, userId, now);
                 await transaction.CommitAsync(cancellationToken);
-                return generation;
+                return new UserChangeResult(UserChange.Done, generation);
             },
             cancellationToken);
+
+    private const string AdminRole = "admin";
+
+    private static bool IsActiveAdmin(UserRecord user) => user.Role == AdminRole && !user.Disabled;
+
+    private static Task<long> OtherActiveAdminsAsync(DbConnection connection, DbTransaction transaction, long userId) =>
+        connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM users WHERE role = @admin AND disabled = @disabled AND deleted_at IS NULL AND id <> @userId",
+            new { admin = AdminRole, disabled = false, userId },
+            transaction);
+
+    /// <summary>Bumps the user's token generation and revokes its sessions, inside the caller's transaction; null when the user is gone.</summary>
+    private static async Task<long?> EndSessionsAsync(DbConnection connection, DbTransaction transaction, long userId, long now)
+    {
+        var generation = await connection.QueryFirstOrDefaultAsync<long?>(
+            """
+            UPDATE users SET token_generation = token_generation + 1, updated_at = @now
+            WHERE id = @userId AND deleted_at IS NULL
+            RETURNING token_generation
+            """,
+            new { userId, now }, transaction);
+        if (generation is not null)
+        {
+            await RevokeUserFamiliesAsync(connection, transaction, userId, now);
+        }
+
+        return generation;
+    }
 
     public Task CreateSessionAsync(RefreshTokenRecord first, CancellationToken cancellationToken) =>
         RunAsync(

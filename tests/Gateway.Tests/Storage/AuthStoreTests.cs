@@ -79,20 +79,69 @@ public sealed class AuthStoreTests : IAsyncLifetime
         Assert.Equal(user.Id, (await store.FindUserByNameAsync("alice", default))!.Id);
         Assert.Equal(1, await store.CountUsersAsync(default));
 
-        user.Role = "supervisor";
-        user.Disabled = true;
-        Assert.True(await store.UpdateUserAsync(user, 2000, default));
+        Assert.Equal(new UserChangeResult(UserChange.Done, null), await store.UpdateUserAsync(user.Id, "supervisor", true, null, 2000, endSessions: false, default));
         var read = (await store.FindUserAsync(user.Id, default))!;
         Assert.Equal("supervisor", read.Role);
         Assert.True(read.Disabled);
+        Assert.Equal("hash", read.PasswordHash);
         Assert.Equal(2000, read.UpdatedAt);
 
         Assert.Equal(1, await store.EndSessionsAsync(user.Id, 3000, default));
-        Assert.Equal(2, await store.DeleteUserAsync(user.Id, 4000, default));
+        Assert.Equal(new UserChangeResult(UserChange.Done, 2), await store.DeleteUserAsync(user.Id, 4000, default));
         Assert.Null(await store.FindUserAsync(user.Id, default));
-        Assert.Null(await store.DeleteUserAsync(user.Id, 4000, default));
+        Assert.Equal(UserChange.NotFound, (await store.DeleteUserAsync(user.Id, 4000, default)).Outcome);
+        Assert.Equal(UserChange.NotFound, (await store.UpdateUserAsync(user.Id, "admin", null, null, 4000, endSessions: false, default)).Outcome);
         Assert.Contains(await store.ListUserGenerationsAsync(default), g => g.Id == user.Id && g.TokenGeneration == 2);
         Assert.NotNull(await store.CreateUserAsync("alice", "hash", "viewer", 5000, default));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task LastActiveAdmin_CannotBeDemotedDisabledOrDeleted_ButMayChangeItsPassword(string kind)
+    {
+        var store = await StoreAsync(kind);
+        var admin = (await store.CreateUserAsync("root", "h", "admin", Now, default))!;
+        var disabledAdmin = (await store.CreateUserAsync("gone", "h", "admin", Now, default))!;
+        Assert.Equal(UserChange.Done, (await store.UpdateUserAsync(disabledAdmin.Id, null, true, null, Now, endSessions: true, default)).Outcome);
+
+        Assert.Equal(UserChange.LastAdmin, (await store.UpdateUserAsync(admin.Id, "supervisor", null, null, Now, endSessions: true, default)).Outcome);
+        Assert.Equal(UserChange.LastAdmin, (await store.UpdateUserAsync(admin.Id, null, true, null, Now, endSessions: true, default)).Outcome);
+        Assert.Equal(UserChange.LastAdmin, (await store.DeleteUserAsync(admin.Id, Now, default)).Outcome);
+        var password = await store.UpdateUserAsync(admin.Id, "admin", false, "new-hash", Now, endSessions: true, default);
+        Assert.Equal(new UserChangeResult(UserChange.Done, 1), password);
+        Assert.Equal("admin", (await store.FindUserAsync(admin.Id, default))!.Role);
+
+        // The disabled admin does not count; re-enabled, it does, and the other may go.
+        Assert.Equal(UserChange.Done, (await store.UpdateUserAsync(disabledAdmin.Id, null, false, null, Now, endSessions: false, default)).Outcome);
+        Assert.Equal(UserChange.Done, (await store.DeleteUserAsync(admin.Id, Now, default)).Outcome);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task AdminsRemovedConcurrently_AlwaysLeaveOne(string kind)
+    {
+        var store = await StoreAsync(kind);
+        var admins = new List<long>();
+        for (var i = 0; i < 6; i++)
+        {
+            admins.Add((await store.CreateUserAsync("admin-" + i, "h", "admin", Now, default))!.Id);
+        }
+
+        // Every admin is demoted, disabled or deleted at once, twice over.
+        var changes = admins.SelectMany((id, i) => new Func<Task<UserChangeResult>>[]
+        {
+            () => (i % 3) switch
+            {
+                0 => store.UpdateUserAsync(id, "viewer", null, null, Now, endSessions: true, default),
+                1 => store.UpdateUserAsync(id, null, true, null, Now, endSessions: true, default),
+                _ => store.DeleteUserAsync(id, Now, default),
+            },
+            () => store.DeleteUserAsync(id, Now, default),
+        });
+        var results = await Task.WhenAll(changes.Select(change => Task.Run(change)));
+        Assert.Contains(results, r => r.Outcome == UserChange.LastAdmin);
+        var left = (await store.ListUsersAsync(default)).Count(u => u.Role == "admin" && !u.Disabled);
+        Assert.Equal(1, left);
     }
 
     [Theory]
