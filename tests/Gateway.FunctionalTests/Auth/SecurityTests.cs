@@ -117,6 +117,39 @@ public sealed class SecurityTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, previous.StatusCode);
     }
 
+    /// <summary>
+    /// RFC 8725 §3.10 and OWASP API7 (server-side request forgery): a token that names where its
+    /// key is (<c>jku</c>, <c>x5u</c>) or carries its own (<c>jwk</c>) is checked against the
+    /// configured keys only, so an attacker's key never verifies and the named URL is never fetched.
+    /// </summary>
+    [Fact]
+    public async Task KeyUrlsAndEmbeddedKeys_AreNeverFollowed()
+    {
+        var attacker = RandomNumberGenerator.GetBytes(32);
+        using var bait = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        bait.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)bait.LocalEndpoint).Port}/keys.json";
+        var jwk = new { kty = "oct", kid = "current", k = Base64Url.EncodeToString(attacker) };
+        foreach (var header in new object[]
+        {
+            new { alg = "HS256", typ = "JWT", kid = "current", jku = url },
+            new { alg = "HS256", typ = "JWT", kid = "current", x5u = url },
+            new { alg = "HS256", typ = "JWT", kid = "current", jwk },
+            new { alg = "HS256", typ = "JWT", kid = "attacker", jku = url, jwk },
+        })
+        {
+            using var response = await AuthApi.GetAsync(_server, "/v1/users", Forge(header, Claims(), attacker));
+            await AuthApi.ErrorAsync(response, HttpStatusCode.Unauthorized);
+        }
+
+        Assert.False(bait.Pending(), "the gateway connected to the URL a token named");
+
+        // The same headers with the configured key pass: they are ignored, not the cause of the refusal.
+        using var ignored = await AuthApi.GetAsync(_server, "/v1/users", Forge(new { alg = "HS256", typ = "JWT", kid = "current", jku = url, jwk }, Claims()));
+        Assert.Equal(HttpStatusCode.OK, ignored.StatusCode);
+        Assert.False(bait.Pending());
+    }
+
     [Fact]
     public async Task TamperedRoleClaim_Is401()
     {
