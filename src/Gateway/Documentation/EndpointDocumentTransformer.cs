@@ -190,13 +190,19 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
             await AddReplyAsync(operation, Reply.Error(403, role is null ? "The endpoint declares no access: denied to everyone." : $"The caller's role is below '{role}'."), schemas, cancellationToken);
             if (limits.Enabled)
             {
-                await AddReplyAsync(operation, Reply.Error(429, "The caller's rate limit is exhausted (RateLimit-* headers).", new HeaderSpec("Retry-After", "Seconds to wait.", Integer: true)), schemas, cancellationToken);
+                await AddReplyAsync(operation, Reply.Error(429, "The caller's rate limit is exhausted (RateLimit-* headers), or too many API keys not seen before came from the caller's address.", new HeaderSpec("Retry-After", "Seconds to wait.", Integer: true)), schemas, cancellationToken);
             }
 
-            if (auth.FailClosed)
-            {
-                await AddReplyAsync(operation, Reply.Error(503, "The revocation feed is unreachable, so credentials cannot be checked (Auth:RevocationFailure=closed).", new HeaderSpec("Retry-After", "Seconds to wait.", Integer: true)), schemas, cancellationToken);
-            }
+            await AddReplyAsync(
+                operation,
+                Reply.Error(
+                    503,
+                    auth.FailClosed
+                        ? "The revocation feed is unreachable, so credentials cannot be checked (Auth:RevocationFailure=closed); or an API key not seen before cannot be looked up while the identity store is down."
+                        : "An API key not seen before cannot be looked up while the identity store is down.",
+                    new HeaderSpec("Retry-After", "Seconds to wait.", Integer: true)),
+                schemas,
+                cancellationToken);
         }
 
         if (operation.Responses.Count == 0)

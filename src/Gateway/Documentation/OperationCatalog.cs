@@ -64,6 +64,9 @@ internal static class OperationCatalog
     private static readonly HeaderSpec InferLengthHeader = new(InferHeaderLength, "Length in bytes of the JSON part of the body; the binary tensor data follows it.", Integer: true);
     private static readonly HeaderSpec RetryAfterHeader = new("Retry-After", "Seconds to wait before retrying.", Integer: true);
 
+    /// <summary>Every identity operation needs the store (docs/RUNBOOK.md, "Dependencies").</summary>
+    private static readonly Reply StoreDown = Reply.Error(503, "The identity store is unreachable; tokens already issued keep working for inference.", RetryAfterHeader);
+
     private static readonly Reply[] ModelErrors =
     [
         Reply.Error(404, "Unknown model, or a version that is not served."),
@@ -136,42 +139,43 @@ internal static class OperationCatalog
         new("login", "auth", "Log in", "Answers an access token (a JWT, Auth:AccessTokenMinutes) and a refresh token (Auth:RefreshTokenDays). A wrong name or password answers the same message in the same time.",
             JsonBody<LoginRequest>("Username and password."), [],
             [Reply.Json<TokenResponse>(200, "Tokens."), BadBody("a missing username or password"), Reply.Error(401, "Wrong username or password."),
-             Reply.Error(403, "The account is disabled."), TooLarge("Auth:MaxBodyBytes (16 KiB)"), Reply.Error(429, "Too many login attempts for the account or address.", RetryAfterHeader)]),
-        new("refresh", "auth", "Refresh tokens", "Spends the refresh token (the token is the credential) and answers a new pair. A spent token presented again revokes its whole session.",
+             Reply.Error(403, "The account is disabled."), TooLarge("Auth:MaxBodyBytes (16 KiB)"), Reply.Error(429, "Too many failed attempts for the account or from the address (failures are limited, not attempts; docs/AUTH.md).", RetryAfterHeader), StoreDown]),
+        new("refresh", "auth", "Refresh tokens", "Spends the refresh token (the token is the credential) and answers a new pair, never past the session's absolute lifetime (Auth:SessionDays). A spent token presented again revokes its whole session.",
             JsonBody<RefreshRequest>("The refresh token."), [],
-            [Reply.Json<TokenResponse>(200, "New tokens."), BadBody("a missing refresh_token"), Reply.Error(401, "Unknown, expired, revoked or reused refresh token."), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
+            [Reply.Json<TokenResponse>(200, "New tokens."), BadBody("a missing refresh_token"), Reply.Error(401, "Unknown, expired, revoked or reused refresh token."), TooLarge("Auth:MaxBodyBytes (16 KiB)"), StoreDown]),
         new("logout", "auth", "Log out", "Revokes the access token and its session's refresh tokens, on every replica.",
             JsonBody<LogoutRequest>("Optional; a refresh token of the same session to revoke too.", required: false), [],
-            [Reply.Empty(204, "Logged out."), BadBody("an API key instead of an access token"), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
+            [Reply.Empty(204, "Logged out."), BadBody("an API key instead of an access token"), TooLarge("Auth:MaxBodyBytes (16 KiB)"), StoreDown]),
 
         // Users.
         new("me", "users", "The caller's account", "The user behind the access token.", null, [],
-            [Reply.Json<UserResponse>(200, "The account."), Reply.Error(400, "The credential is an API key, not a user."), Reply.Error(404, "The user no longer exists.")]),
+            [Reply.Json<UserResponse>(200, "The account."), Reply.Error(400, "The credential is an API key, not a user."), Reply.Error(404, "The user no longer exists."), StoreDown]),
         new("changePassword", "users", "Change the caller's password", "Every session of the user ends.",
             JsonBody<ChangePasswordRequest>("The current and the new password (8 to 72 bytes of UTF-8)."), [],
-            [Reply.Empty(204, "Changed."), BadBody("a new password that is too short or too long, or an API key"), Reply.Error(403, "current_password is wrong."), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
+            [Reply.Empty(204, "Changed."), BadBody("a new password that is too short or too long, or an API key"), Reply.Error(403, "current_password is wrong."), TooLarge("Auth:MaxBodyBytes (16 KiB)"),
+             Reply.Error(429, "Too many failed attempts for the account or from the address, as for logins.", RetryAfterHeader), StoreDown]),
         new("listUsers", "users", "List users", "Every user, never a password hash.", null, [],
-            [Reply.Json<UserListResponse>(200, "The users.")]),
+            [Reply.Json<UserListResponse>(200, "The users."), StoreDown]),
         new("createUser", "users", "Create a user", "Roles: viewer, worker, supervisor, admin.",
             JsonBody<CreateUserRequest>("Username, password and role."), [],
-            [Reply.Json<UserResponse>(201, "Created."), BadBody("a bad username, password or role"), Reply.Error(409, "A user of that name exists."), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
+            [Reply.Json<UserResponse>(201, "Created."), BadBody("a bad username, password or role"), Reply.Error(409, "A user of that name exists."), TooLarge("Auth:MaxBodyBytes (16 KiB)"), StoreDown]),
         new("getUser", "users", "Read a user", "One user.", null, [],
-            [Reply.Json<UserResponse>(200, "The user."), BadId, Reply.Error(404, "No user with that id.")]),
+            [Reply.Json<UserResponse>(200, "The user."), BadId, Reply.Error(404, "No user with that id."), StoreDown]),
         new("updateUser", "users", "Change a user", "Any of role, password and disabled; any change ends the user's sessions.",
             JsonBody<UpdateUserRequest>("The fields to change."), [],
             [Reply.Json<UserResponse>(200, "The changed user."), BadBody("nothing to change, or a bad role or password"), Reply.Error(404, "No user with that id."),
-             Reply.Error(409, "The last active admin cannot be demoted or disabled."), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
+             Reply.Error(409, "The last active admin cannot be demoted or disabled."), TooLarge("Auth:MaxBodyBytes (16 KiB)"), StoreDown]),
         new("deleteUser", "users", "Delete a user", "Its sessions end and its name is free again.", null, [],
-            [Reply.Empty(204, "Deleted."), BadId, Reply.Error(404, "No user with that id."), Reply.Error(409, "The last active admin cannot be deleted.")]),
+            [Reply.Empty(204, "Deleted."), BadId, Reply.Error(404, "No user with that id."), Reply.Error(409, "The last active admin cannot be deleted."), StoreDown]),
 
         // Keys.
         new("listKeys", "keys", "List API keys", "Every key without its secret.", null, [],
-            [Reply.Json<KeyListResponse>(200, "The keys.")]),
+            [Reply.Json<KeyListResponse>(200, "The keys."), StoreDown]),
         new("createKey", "keys", "Create an API key", "The answer's key field is the only time the key is shown; it is stored as a hash.",
             JsonBody<CreateKeyRequest>("Name, role and an optional rate limit."), [],
-            [Reply.Json<KeyResponse>(201, "Created, with the key."), BadBody("a missing name, a bad role or rate limit"), TooLarge("Auth:MaxBodyBytes (16 KiB)")]),
+            [Reply.Json<KeyResponse>(201, "Created, with the key."), BadBody("a missing name, a bad role or rate limit"), TooLarge("Auth:MaxBodyBytes (16 KiB)"), StoreDown]),
         new("revokeKey", "keys", "Revoke an API key", "The key stops working on every replica.", null, [],
-            [Reply.Empty(204, "Revoked."), BadId, Reply.Error(404, "No live key with that id.")]),
+            [Reply.Empty(204, "Revoked."), BadId, Reply.Error(404, "No live key with that id."), StoreDown]),
 
         // Documentation.
         new("openApiDocument", "documentation", "This OpenAPI document", "Generated from the endpoints the server maps; it describes, it serves no model data, so it is open.", null, [],
