@@ -1,0 +1,131 @@
+using System.Text;
+using Gateway.Abstractions;
+using Gateway.Backends.Onnx;
+using Gateway.Protocol;
+using Gateway.Repository;
+using Gateway.Scheduling;
+using Gateway.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Tests.Protocol;
+
+/// <summary>
+/// The infer parser over a byte buffer, for every datatype (the reference models cover only a
+/// few): values out of range for the type, text that is not valid UTF-16, and what a small body
+/// can make the parser allocate.
+/// </summary>
+public sealed class InferRequestParserTests
+{
+    private static readonly Lazy<IModelRunner> s_runner = new(() =>
+        new OnnxBackend().Load(new ModelLoadRequest { ModelName = "identity", Version = 1, ModelPath = ReferenceModels.ModelFile("identity") }).Runner!);
+
+    /// <summary>A version whose one input X has <paramref name="type"/> and shape [-1, -1] (parsing only; never run).</summary>
+    internal static ModelVersion Model(DataType type)
+    {
+        var shape = new TensorShape([-1, -1]);
+        var signature = new ModelSignature([new TensorSpec("X", type, shape)], [new TensorSpec("Y", type, shape)]);
+        var definition = new ModelDefinition { Name = "m_" + type.Name(), Backend = new OnnxBackend(), Scheduling = new SchedulingPolicy() };
+        return new ModelVersion(definition, 1, s_runner.Value, signature, TimeProvider.System, NullLogger.Instance);
+    }
+
+    private static readonly Dictionary<DataType, ModelVersion> s_models = [];
+
+    private static ModelVersion For(DataType type)
+    {
+        lock (s_models)
+        {
+            if (!s_models.TryGetValue(type, out var model))
+            {
+                s_models[type] = model = Model(type);
+            }
+
+            return model;
+        }
+    }
+
+    private static string? Parse(DataType type, string json, byte[]? binary = null)
+    {
+        var request = new InferRequest();
+        request.Start(For(type));
+        try
+        {
+            return InferRequestParser.Parse(request, Encoding.UTF8.GetBytes(json), binary, hasBinaryHeader: binary is not null);
+        }
+        finally
+        {
+            request.Reset();
+        }
+    }
+
+    private static string Body(string datatype, string shape, string data) =>
+        $$"""{"inputs":[{"name":"X","datatype":"{{datatype}}","shape":{{shape}},"data":{{data}}}]}""";
+
+    [Theory]
+    [InlineData("FP16", "[65504, -65504, 1e-10, \"NaN\", \"Infinity\"]")]
+    [InlineData("BF16", "[3.0e38, -3.0e38, 1e-45, \"-Infinity\", \"NaN\"]")]
+    [InlineData("FP32", "[3.4028235e38, -3.4028235e38, 1e-50, \"Infinity\", \"1.5\"]")]
+    [InlineData("FP64", "[1.7976931348623157e308, -1e308, 1e-400, \"NaN\", \"-Infinity\"]")]
+    [InlineData("UINT8", "[0, 255, 1, 2, 3]")]
+    [InlineData("INT8", "[-128, 127, 0, 1, 2]")]
+    [InlineData("UINT16", "[0, 65535, 0, 1, 2]")]
+    [InlineData("INT16", "[-32768, 32767, 0, 1, 2]")]
+    [InlineData("UINT32", "[0, 4294967295, 0, 1, 2]")]
+    [InlineData("INT32", "[-2147483648, 2147483647, 0, 1, 2]")]
+    [InlineData("UINT64", "[0, 18446744073709551615, 0, 1, 2]")]
+    [InlineData("INT64", "[-9223372036854775808, 9223372036854775807, 0, 1, 2]")]
+    [InlineData("BOOL", "[true, false, true, false, true]")]
+    [InlineData("BYTES", "[\"a\", \"\", \"\\u00e9\", \"\\ud83d\\ude00\", \"\\u0000\"]")]
+    public void ValuesAtTheEdgesOfTheirType_Accepted(string type, string data)
+    {
+        Assert.True(DataTypes.TryParse(type, out var dataType));
+        Assert.Null(Parse(dataType, Body(type, "[1,5]", data)));
+    }
+
+    [Theory]
+    [InlineData("FP16", "[1, 65520]")]
+    [InlineData("FP16", "[1, -1e6]")]
+    [InlineData("FP16", "[1, \"1e300\"]")]
+    [InlineData("BF16", "[1, 3.5e38]")]
+    [InlineData("BF16", "[1, 1e39]")]
+    [InlineData("FP32", "[1, 1e39]")]
+    [InlineData("FP32", "[1, -3.5e38]")]
+    [InlineData("FP32", "[1, \"1e39\"]")]
+    [InlineData("FP64", "[1, 1e400]")]
+    [InlineData("FP64", "[1, \"-1e400\"]")]
+    [InlineData("UINT8", "[1, 256]")]
+    [InlineData("INT8", "[1, -129]")]
+    [InlineData("UINT16", "[1, 65536]")]
+    [InlineData("INT16", "[1, 32768]")]
+    [InlineData("UINT32", "[1, -1]")]
+    [InlineData("INT32", "[1, 2147483648]")]
+    [InlineData("UINT64", "[1, 18446744073709551616]")]
+    [InlineData("INT64", "[1, 9223372036854775808]")]
+    [InlineData("INT64", "[1, 1.0]")]
+    [InlineData("BOOL", "[true, 1]")]
+    [InlineData("BYTES", "[\"a\", 1]")]
+    [InlineData("BYTES", "[\"a\", \"\\udc00\"]")]
+    [InlineData("BYTES", "[\"a\", \"\\ud800\\u0041\"]")]
+    public void ValueOutOfRangeForItsType_Refused_NamingTheElement(string type, string data)
+    {
+        Assert.True(DataTypes.TryParse(type, out var dataType));
+        var error = Parse(dataType, Body(type, "[1,2]", data));
+        Assert.NotNull(error);
+        Assert.Contains("input 'X': element 1 of 'data' is not a valid " + type, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BytesElementWithALoneSurrogate_SaysWhy()
+    {
+        var error = Parse(DataType.Bytes, Body("BYTES", "[1,1]", "[\"ab\\udc00\"]"));
+        Assert.Equal("input 'X': element 0 of 'data' is not a valid BYTES value: \\udc00 is a lone UTF-16 surrogate", error);
+    }
+
+    [Fact]
+    public void ShapeThatTheDataCanHold_StillParses()
+    {
+        // 2 bytes per element is the bound, not an estimate: the tightest array parses.
+        var data = "[" + string.Join(",", Enumerable.Repeat("1", 1000)) + "]";
+        Assert.Null(Parse(DataType.UInt8, Body("UINT8", "[1000,1]", data)));
+        Assert.Null(Parse(DataType.Bytes, Body("BYTES", "[3,1]", "[\"\",\"\",\"\"]")));
+    }
+}
