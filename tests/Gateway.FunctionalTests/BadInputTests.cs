@@ -85,6 +85,12 @@ public class BadInputTests(ReferenceServerFixture fixture)
         { "identity", """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1e39]}]}""", 400, "element 15 of 'data' is not a valid FP32 value" },
         { "identity", """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"-1e39"]}]}""", 400, "element 15 of 'data' is not a valid FP32 value" },
 
+        // Scheduling parameters out of range for a timer or a queue.
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"timeout":1000000000000000000}}""", 400, "parameter 'timeout' must be from 0 to 4294967294000 microseconds" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"timeout":4294967295000}}""", 400, "parameter 'timeout' must be from 0 to 4294967294000 microseconds" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"timeout":"5"}}""", 400, "parameter 'timeout' must be" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"priority":4294967296}}""", 400, "'priority' must be a non-negative integer" },
+
     };
 
     [Theory]

@@ -253,9 +253,9 @@ internal static class InferRequestParser
 
                 sawTimeout = true;
                 reader.Read();
-                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out var timeout))
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out var timeout) || timeout > InferRequest.MaxTimeoutMicroseconds)
                 {
-                    return $"parameter 'timeout' must be a non-negative integer (microseconds) (got {JsonText.Describe(ref reader)})";
+                    return $"parameter 'timeout' must be from 0 to {InferRequest.MaxTimeoutMicroseconds} microseconds, the longest a timer waits (got {JsonText.Describe(ref reader)})";
                 }
 
                 request.TimeoutMicroseconds = timeout;
