@@ -91,6 +91,8 @@ public class BadInputTests(ReferenceServerFixture fixture)
         { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"timeout":"5"}}""", 400, "parameter 'timeout' must be" },
         { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"priority":4294967296}}""", 400, "'priority' must be a non-negative integer" },
 
+        // Allocation before data: a few bytes claiming a shape of 2 GiB.
+        { "identity", """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[33554431,16],"data":[1]}]}""", 400, "input 'INPUT0': 'data' has 1 element(s), but shape [33554431,16] needs 536870896" },
     };
 
     [Theory]

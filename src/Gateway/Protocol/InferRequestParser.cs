@@ -34,7 +34,7 @@ internal static class InferRequestParser
         try
         {
             var reader = new Utf8JsonReader(header.Span, s_readerOptions);
-            var state = new ParseState { Binary = binary, HasBinaryHeader = hasBinaryHeader };
+            var state = new ParseState { Binary = binary, HasBinaryHeader = hasBinaryHeader, JsonLength = header.Length };
             var error = ParseRoot(ref reader, request, ref state, header);
             if (error is not null)
             {
@@ -60,6 +60,9 @@ internal static class InferRequestParser
         public bool SawInputs;
         public bool SawOutputs;
         public bool SawParameters;
+
+        /// <summary>Length of the JSON part: what is left of it bounds what its data can hold.</summary>
+        public int JsonLength;
     }
 
     private static string? ParseRoot(ref Utf8JsonReader reader, InferRequest request, ref ParseState state, ReadOnlyMemory<byte> header)
@@ -542,7 +545,7 @@ internal static class InferRequestParser
                         return error;
                     }
 
-                    error = ReadData(ref reader, request, index, type, shape, count);
+                    error = ReadData(ref reader, request, index, type, shape, count, state.JsonLength);
                     if (error is not null)
                     {
                         return error;
@@ -606,7 +609,7 @@ internal static class InferRequestParser
             return $"input '{name}' has neither 'data' nor a 'binary_data_size' parameter";
         }
 
-        return ReadData(ref dataReader, request, index, type, shape, elements);
+        return ReadData(ref dataReader, request, index, type, shape, elements, state.JsonLength);
     }
 
     private static string? ReadShape(ref Utf8JsonReader reader, ref TensorShape shape, ModelSignature signature, int index)
@@ -730,7 +733,7 @@ internal static class InferRequestParser
         return null;
     }
 
-    private static string? ReadData(ref Utf8JsonReader reader, InferRequest request, int index, DataType type, in TensorShape shape, long elements)
+    private static string? ReadData(ref Utf8JsonReader reader, InferRequest request, int index, DataType type, in TensorShape shape, long elements, int jsonLength)
     {
         var name = request.Model.Signature.Inputs[index].Name;
         if (reader.TokenType != JsonTokenType.StartArray)
@@ -738,7 +741,11 @@ internal static class InferRequestParser
             return $"input '{name}': 'data' must be an array (got {JsonText.Describe(ref reader)})";
         }
 
-        var capacity = elements;
+        // Memory follows the data, not the claim: every element takes at least two bytes of the
+        // JSON left from here ("1," ... "1]"), so no more elements than that can arrive. A small
+        // body claiming a huge shape gets a buffer for what it holds, and then the count error.
+        var fits = (jsonLength - reader.TokenStartIndex - 1) / 2;
+        var capacity = Math.Min(elements, fits);
 
         ReadOnlyMemory<byte> data;
         long count;
@@ -846,9 +853,9 @@ internal static class InferRequestParser
 
     private static DataStatus ReadBytesData(ref Utf8JsonReader reader, InferRequest request, long elements, long capacity, out ReadOnlyMemory<byte> data, out long count, out string? why)
     {
-        // The serialised size is unknown until the strings are read: start from the JSON size,
-        // which bounds it (unescaping only shrinks text; each element adds a 4-byte length).
-        var buffer = request.Rent(16 + (int)Math.Min(capacity * 4, int.MaxValue / 2));
+        // The serialised size is unknown until the strings are read: start from the lengths of
+        // the elements that can arrive and grow as strings do.
+        var buffer = request.Rent((int)Math.Min(16 + (capacity * 4), Array.MaxLength));
         var offset = 0;
         count = 0;
         data = default;

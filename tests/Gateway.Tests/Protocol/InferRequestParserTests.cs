@@ -120,6 +120,48 @@ public sealed class InferRequestParserTests
         Assert.Equal("input 'X': element 0 of 'data' is not a valid BYTES value: \\udc00 is a lone UTF-16 surrogate", error);
     }
 
+    public static TheoryData<string, string> HugeClaims() => new()
+    {
+        // In member order: the data follows the shape.
+        { "FP32", Body("FP32", "[33554431,16]", "[1]") },
+        { "FP64", Body("FP64", "[16777215,16]", "[1,2]") },
+        { "BOOL", Body("BOOL", "[2147483647,1]", "[]") },
+        { "BYTES", Body("BYTES", "[536870911,1]", "[\"a\"]") },
+        // Data before the shape: read at the end of the input object.
+        { "FP32", """{"inputs":[{"data":[1],"name":"X","datatype":"FP32","shape":[33554431,16]}]}""" },
+        { "BYTES", """{"inputs":[{"data":["a"],"name":"X","datatype":"BYTES","shape":[536870911,1]}]}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HugeClaims))]
+    public void SmallBodyClaimingAHugeShape_RefusedWithoutAllocatingForIt(string type, string json)
+    {
+        Assert.True(DataTypes.TryParse(type, out var dataType));
+        Assert.True(json.Length < 150);
+        Parse(dataType, json); // warm up: JIT, lazy statics, the pool's first rent
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Parse(dataType, json);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.NotNull(error);
+        Assert.Contains("element(s), but shape", error, StringComparison.Ordinal);
+        // The error message and a small pooled array at most; the claim was up to 2 GiB.
+        Assert.True(allocated < 64 * 1024, $"parsing a {json.Length}-byte body allocated {allocated} bytes: {error}");
+    }
+
+    [Fact]
+    public void BinaryBodyClaimingAHugeShape_AllocatesNothingForIt()
+    {
+        var json = """{"inputs":[{"name":"X","datatype":"FP32","shape":[33554431,16],"parameters":{"binary_data_size":2147483584}}]}""";
+        Parse(DataType.FP32, json, new byte[64]);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Parse(DataType.FP32, json, new byte[64]);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("runs past the end of the binary data", error, StringComparison.Ordinal);
+        Assert.True(allocated < 64 * 1024, $"allocated {allocated} bytes");
+    }
+
     [Fact]
     public void ShapeThatTheDataCanHold_StillParses()
     {
