@@ -246,58 +246,8 @@ internal sealed partial class InferHandler
         }
     }
 
-    private async ValueTask<(int Status, string Message)?> ReadBodyAsync(HttpContext http, InferRequest request)
-    {
-        var declared = http.Request.ContentLength;
-        if (declared > _maxBodyBytes)
-        {
-            return (StatusCodes.Status413PayloadTooLarge, $"request body of {declared} bytes exceeds the limit of {_maxBodyBytes} bytes");
-        }
-
-        var reader = http.Request.BodyReader;
-        var buffer = ArrayPool<byte>.Shared.Rent((int)(declared ?? 4096));
-        var filled = 0;
-        try
-        {
-            while (true)
-            {
-                var read = await reader.ReadAsync(http.RequestAborted);
-                var sequence = read.Buffer;
-                if (filled + sequence.Length > _maxBodyBytes)
-                {
-                    reader.AdvanceTo(sequence.End);
-                    return (StatusCodes.Status413PayloadTooLarge, $"request body exceeds the limit of {_maxBodyBytes} bytes");
-                }
-
-                if (filled + sequence.Length > buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(_maxBodyBytes, Math.Max(buffer.Length * 2L, filled + sequence.Length)));
-                    buffer.AsSpan(0, filled).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-
-                sequence.CopyTo(buffer.AsSpan(filled));
-                filled += (int)sequence.Length;
-                reader.AdvanceTo(sequence.End);
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            request.SetBody(buffer, filled);
-            buffer = null;
-            return null;
-        }
-        finally
-        {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-    }
+    private ValueTask<(int Status, string Message)?> ReadBodyAsync(HttpContext http, InferRequest request) =>
+        RequestBody.ReadAsync(http.Request.BodyReader, http.Request.ContentLength, _maxBodyBytes, request, http.RequestAborted);
 
     private static bool TrySplitBody(HttpContext http, InferRequest request, out ReadOnlyMemory<byte> header, out ReadOnlyMemory<byte> binary, out bool hasBinaryHeader, out string error)
     {
