@@ -10,6 +10,13 @@ namespace Gateway.Protocol;
 internal static class RequestBody
 {
     /// <summary>
+    /// The most rented before any data has arrived. A larger body grows the array by doubling as
+    /// it arrives (at most one extra copy of what came), so a client that declares 64 MiB and
+    /// sends nothing holds 64 KiB, not 64 MiB.
+    /// </summary>
+    public const int InitialRentLimit = 64 * 1024;
+
+    /// <summary>
     /// Reads the whole body into <paramref name="request"/>; null on success, else the status and
     /// message to answer with (413 beyond <paramref name="maxBodyBytes"/>).
     /// </summary>
@@ -21,7 +28,9 @@ internal static class RequestBody
             return (StatusCodes.Status413PayloadTooLarge, $"request body of {declared} bytes exceeds the limit of {maxBodyBytes} bytes");
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent((int)(declared ?? 4096));
+        // Memory follows the data, not the Content-Length (issue 11).
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(declared ?? 4096, InitialRentLimit));
+        var ceiling = declared ?? maxBodyBytes;
         var filled = 0;
         try
         {
@@ -37,7 +46,7 @@ internal static class RequestBody
 
                 if (filled + sequence.Length > buffer.Length)
                 {
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(maxBodyBytes, Math.Max(buffer.Length * 2L, filled + sequence.Length)));
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Max(Math.Min(ceiling, buffer.Length * 2L), filled + sequence.Length));
                     buffer.AsSpan(0, filled).CopyTo(larger);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
