@@ -188,7 +188,7 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
             {
                 // Header and payload must be text (RFC 7519 §7.2: UTF-8): an escape that decodes
                 // to a lone UTF-16 surrogate is refused before anything compares or decodes it.
-                if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is not null)
+                if (JsonText.Problem(ref reader) is not null)
                 {
                     return TokenStatus.Malformed;
                 }
@@ -196,7 +196,7 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
                 if (reader.ValueTextEquals("alg"u8))
                 {
                     reader.Read();
-                    if (reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is not null)
+                    if (reader.TokenType == JsonTokenType.String && JsonText.Problem(ref reader) is not null)
                     {
                         return TokenStatus.Malformed;
                     }
@@ -269,7 +269,7 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
             var seen = new HashSet<string>(StringComparer.Ordinal);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is not null)
+                if (JsonText.Problem(ref reader) is not null)
                 {
                     return TokenStatus.Malformed;
                 }

@@ -85,7 +85,7 @@ internal static class InferRequestParser
                 return null;
             }
 
-            if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } bad)
+            if (JsonText.Problem(ref reader) is { } bad)
             {
                 return "a member name of the request object " + NotText(bad);
             }
@@ -159,7 +159,7 @@ internal static class InferRequestParser
                     return $"'id' must be a string (got {JsonText.Describe(ref reader)})";
                 }
 
-                if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } badId)
+                if (JsonText.Problem(ref reader) is { } badId)
                 {
                     return "'id' " + NotText(badId);
                 }
@@ -210,7 +210,7 @@ internal static class InferRequestParser
         bool sawBinaryOutput = false, sawPriority = false, sawTimeout = false;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } bad)
+            if (JsonText.Problem(ref reader) is { } bad)
             {
                 return "a member name of the request's 'parameters' " + NotText(bad);
             }
@@ -282,7 +282,7 @@ internal static class InferRequestParser
         bool? binary = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } bad)
+            if (JsonText.Problem(ref reader) is { } bad)
             {
                 return $"{DescribeOutput(signature, index)}: a member name " + NotText(bad);
             }
@@ -301,7 +301,7 @@ internal static class InferRequestParser
                     return $"an output's 'name' must be a string (got {JsonText.Describe(ref reader)})";
                 }
 
-                if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } badName)
+                if (JsonText.Problem(ref reader) is { } badName)
                 {
                     return "an output's 'name' " + NotText(badName);
                 }
@@ -328,7 +328,7 @@ internal static class InferRequestParser
 
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
-                    if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } badParameter)
+                    if (JsonText.Problem(ref reader) is { } badParameter)
                     {
                         return $"{DescribeOutput(signature, index)}: a member name of 'parameters' " + NotText(badParameter);
                     }
@@ -410,7 +410,7 @@ internal static class InferRequestParser
 
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } bad)
+            if (JsonText.Problem(ref reader) is { } bad)
             {
                 return $"input {Describe(signature, index)}: a member name " + NotText(bad);
             }
@@ -428,7 +428,7 @@ internal static class InferRequestParser
                     return $"an input's 'name' must be a string (got {JsonText.Describe(ref reader)})";
                 }
 
-                if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } badName)
+                if (JsonText.Problem(ref reader) is { } badName)
                 {
                     return "an input's 'name' " + NotText(badName);
                 }
@@ -458,7 +458,7 @@ internal static class InferRequestParser
                     return $"input {Describe(signature, index)}: 'datatype' must be a string, one of {DataTypeNames} (got {JsonText.Describe(ref reader)})";
                 }
 
-                if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } badType)
+                if (JsonText.Problem(ref reader) is { } badType)
                 {
                     return $"input {Describe(signature, index)}: 'datatype' " + NotText(badType);
                 }
@@ -502,7 +502,7 @@ internal static class InferRequestParser
 
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
-                    if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } badParameter)
+                    if (JsonText.Problem(ref reader) is { } badParameter)
                     {
                         return $"input {Describe(signature, index)}: a member name of 'parameters' " + NotText(badParameter);
                     }
@@ -877,9 +877,9 @@ internal static class InferRequestParser
                         return DataStatus.TooMany;
                     }
 
-                    if (reader.ValueIsEscaped && JsonText.LoneSurrogate(ref reader) is { } bad)
+                    if (JsonText.Problem(ref reader) is { } bad)
                     {
-                        why = JsonText.Why(bad);
+                        why = bad;
                         return DataStatus.BadElement;
                     }
 
@@ -1001,7 +1001,7 @@ internal static class InferRequestParser
     private const string DataTypeNames = "BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64, BYTES";
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string NotText(string escape) => "is not valid text: " + JsonText.Why(escape);
+    private static string NotText(string why) => "is not valid text: " + why;
 
     /// <summary>A datatype name; escaped text ("FP\u0033\u0032") is unescaped first, as names are.</summary>
     private static bool TryReadDataType(ref Utf8JsonReader reader, out DataType type)

@@ -1,15 +1,16 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Json;
 
 namespace Gateway.Protocol;
 
 /// <summary>
-/// JSON strings whose escapes do not decode to text. <see cref="Utf8JsonReader"/> accepts
-/// <c>"\udc00"</c> (well-formed JSON: four hex digits) but throws
-/// <see cref="InvalidOperationException"/> when asked to decode or compare it
-/// (<c>GetString</c>, <c>CopyString</c>, <c>ValueTextEquals</c>), since a lone UTF-16 surrogate
-/// has no UTF-8 form. Every parser that faces the network checks an escaped token here before it
+/// JSON strings that do not decode to text. <see cref="Utf8JsonReader"/> accepts
+/// <c>"\udc00"</c> (well-formed JSON: four hex digits) and bytes that are not UTF-8 inside a
+/// string, but throws <see cref="InvalidOperationException"/> when asked to decode them
+/// (<c>GetString</c>, <c>CopyString</c>, <c>ValueTextEquals</c> on escaped text), since neither
+/// has a UTF-16 form. Every parser that faces the network checks an escaped token here before it
 /// decodes or compares it, and names the field in its error.
 /// </summary>
 internal static class JsonText
@@ -18,11 +19,35 @@ internal static class JsonText
     public const int MaxEcho = 64;
 
     /// <summary>
-    /// The current string or member-name token's first <c>\u</c> escape that encodes a lone
-    /// surrogate, as written (<c>\udc00</c>); null when the token decodes (always, if unescaped).
+    /// Why the current string or member-name token is not text, or null when it decodes: bytes
+    /// that are not UTF-8 (the reader does not check them until something decodes the token), or
+    /// a <c>\u</c> escape that encodes a lone surrogate.
     /// </summary>
+    public static string? Problem(ref Utf8JsonReader reader)
+    {
+        ReadOnlySpan<byte> raw = reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan;
+        if (!Utf8.IsValid(raw))
+        {
+            return NotUtf8(raw);
+        }
+
+        return reader.ValueIsEscaped && FindLoneSurrogate(raw) is { } escape ? Why(escape) : null;
+    }
+
+    /// <summary>The first lone surrogate escape of the current token, as written; null if none (always, if unescaped).</summary>
     public static string? LoneSurrogate(ref Utf8JsonReader reader) =>
         reader.ValueIsEscaped ? FindLoneSurrogate(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan) : null;
+
+    private static string NotUtf8(ReadOnlySpan<byte> raw)
+    {
+        var valid = 0;
+        while (valid < raw.Length && Rune.DecodeFromUtf8(raw[valid..], out _, out var consumed) == OperationStatus.Done)
+        {
+            valid += consumed;
+        }
+
+        return $"byte 0x{raw[Math.Min(valid, raw.Length - 1)]:X2} at offset {valid} is not UTF-8";
+    }
 
     /// <summary>
     /// The first <c>\u</c> escape in raw (still escaped) JSON string bytes that encodes a lone
@@ -72,7 +97,8 @@ internal static class JsonText
     /// </summary>
     public static string Text(ref Utf8JsonReader reader)
     {
-        var text = LoneSurrogate(ref reader) is null ? reader.GetString() ?? string.Empty : Encoding.UTF8.GetString(reader.ValueSpan);
+        // Text that does not decode is shown as written, invalid bytes replaced (U+FFFD).
+        var text = Problem(ref reader) is null ? reader.GetString() ?? string.Empty : Encoding.UTF8.GetString(reader.ValueSpan);
         return Shorten(text);
     }
 
@@ -90,20 +116,20 @@ internal static class JsonText
     };
 
     /// <summary>
-    /// Skips the value at the reader (as <see cref="Utf8JsonReader.Skip"/>) and returns the first
-    /// lone surrogate escape in any string or member name inside it, or null. Stops at the first.
+    /// Skips the value at the reader (as <see cref="Utf8JsonReader.Skip"/>) and returns why the
+    /// first string or member name inside it that is not text is not, or null. Stops at the first.
     /// </summary>
     public static string? SkipChecked(ref Utf8JsonReader reader)
     {
         if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
         {
-            return reader.TokenType == JsonTokenType.String ? LoneSurrogate(ref reader) : null;
+            return reader.TokenType == JsonTokenType.String ? Problem(ref reader) : null;
         }
 
         var depth = reader.CurrentDepth;
         while (reader.Read() && reader.CurrentDepth > depth)
         {
-            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && LoneSurrogate(ref reader) is { } bad)
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && Problem(ref reader) is { } bad)
             {
                 return bad;
             }

@@ -79,4 +79,18 @@ public sealed class JwtCodecMalformedTests
         payload = "{\"" + claim + "\":" + value + "," + payload[1..];
         Assert.Equal(TokenStatus.Malformed, _codec.Validate(Signed("""{"alg":"HS256","kid":"k1"}""", payload), Now, out _));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void HeaderOrPayloadThatIsNotUtf8_Malformed(int part)
+    {
+        // Bytes that are not UTF-8 inside a string: the JSON reader passes them until something decodes them.
+        byte[] header = [.. Encoding.UTF8.GetBytes("""{"alg":"HS256","kid":"k1","typ":"J"""), 0xFF, .. "\"}"u8];
+        byte[] payload = [.. Encoding.UTF8.GetBytes(GoodPayload[..^1] + ""","x":"a"""), 0xC0, 0x80, .. "\"}"u8];
+        var input = Base64Url.EncodeToString(part == 0 ? header : Encoding.UTF8.GetBytes("""{"alg":"HS256","kid":"k1"}"""))
+            + "." + Base64Url.EncodeToString(part == 1 ? payload : Encoding.UTF8.GetBytes(GoodPayload));
+        var token = input + "." + Base64Url.EncodeToString(HMACSHA256.HashData(s_key.Secret, Encoding.ASCII.GetBytes(input)));
+        Assert.Equal(TokenStatus.Malformed, _codec.Validate(token, Now, out _));
+    }
 }

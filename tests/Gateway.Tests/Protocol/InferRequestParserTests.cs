@@ -170,4 +170,58 @@ public sealed class InferRequestParserTests
         Assert.Null(Parse(DataType.UInt8, Body("UINT8", "[1000,1]", data)));
         Assert.Null(Parse(DataType.Bytes, Body("BYTES", "[3,1]", "[\"\",\"\",\"\"]")));
     }
+
+    public static TheoryData<string, string> NotUtf8() => new()
+    {
+        // \xD2 stands for a byte that cannot start a UTF-8 sequence there; found by the fuzzer.
+        { """{"inputs":[{"name":"\xD2X","datatype":"FP32","shape":[1,1],"data":[1]}]}""", "an input's 'name' is not valid text: byte 0xD2 at offset 0 is not UTF-8" },
+        { """{"id":"a\xFFb","inputs":[{"name":"X","datatype":"FP32","shape":[1,1],"data":[1]}]}""", "'id' is not valid text: byte 0xFF at offset 1 is not UTF-8" },
+        { """{"inputs":[{"name":"X","datatype":"BF16\xD2","shape":[1,1],"data":[1]}]}""", "input 'X': 'datatype' is not valid text" },
+        { """{"inputs":[{"name":"X","\xC0\x80":1,"datatype":"FP32","shape":[1,1],"data":[1]}]}""", "input 'X': a member name is not valid text" },
+        { """{"inputs":[{"name":"X","datatype":"FP32","shape":[1,1],"data":[1]}],"outputs":[{"name":"Y\xED\xA0\x80"}]}""", "an output's 'name' is not valid text" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotUtf8))]
+    public void StringThatIsNotUtf8_RefusedNamingTheField(string json, string message)
+    {
+        var bytes = Latin1Escapes(json);
+        var request = new InferRequest();
+        request.Start(For(DataType.FP32));
+        var error = InferRequestParser.Parse(request, bytes, default, hasBinaryHeader: false);
+        request.Reset();
+        Assert.NotNull(error);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BytesElementThatIsNotUtf8_Refused()
+    {
+        var bytes = Latin1Escapes("""{"inputs":[{"name":"X","datatype":"BYTES","shape":[1,1],"data":["a\xFF"]}]}""");
+        var request = new InferRequest();
+        request.Start(For(DataType.Bytes));
+        var error = InferRequestParser.Parse(request, bytes, default, hasBinaryHeader: false);
+        request.Reset();
+        Assert.Equal("input 'X': element 0 of 'data' is not a valid BYTES value: byte 0xFF at offset 1 is not UTF-8", error);
+    }
+
+    /// <summary>UTF-8 of the text, with each \xHH written as that raw byte.</summary>
+    private static byte[] Latin1Escapes(string text)
+    {
+        var bytes = new List<byte>();
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\\' && i + 3 < text.Length && text[i + 1] == 'x')
+            {
+                bytes.Add(Convert.ToByte(text.Substring(i + 2, 2), 16));
+                i += 3;
+            }
+            else
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(text[i].ToString()));
+            }
+        }
+
+        return [.. bytes];
+    }
 }
