@@ -203,7 +203,7 @@ internal sealed partial class InferHandler
         text[length++] = (char)('0' + (fraction % 10));
     }
 
-    private static string? CheckPriority(InferRequest request, ModelVersion model)
+    internal static string? CheckPriority(InferRequest request, ModelVersion model)
     {
         var levels = model.Definition.Scheduling.PriorityLevels;
         if (request.Priority > 0 && levels > 0 && request.Priority > levels)
@@ -249,7 +249,7 @@ internal sealed partial class InferHandler
     private ValueTask<(int Status, string Message)?> ReadBodyAsync(HttpContext http, InferRequest request) =>
         RequestBody.ReadAsync(http.Request.BodyReader, http.Request.ContentLength, _maxBodyBytes, request, http.RequestAborted);
 
-    private static bool TrySplitBody(HttpContext http, InferRequest request, out ReadOnlyMemory<byte> header, out ReadOnlyMemory<byte> binary, out bool hasBinaryHeader, out string error)
+    internal static bool TrySplitBody(HttpContext http, InferRequest request, out ReadOnlyMemory<byte> header, out ReadOnlyMemory<byte> binary, out bool hasBinaryHeader, out string error)
     {
         var body = request.Body;
         header = body;
