@@ -224,4 +224,15 @@ public sealed class InferRequestParserTests
 
         return [.. bytes];
     }
+
+    [Fact]
+    public void MalformedJsonBeforeALongTail_ErrorStaysShort()
+    {
+        // Found by fuzzing: the reader's message quoted everything after an invalid escape.
+        var json = "{\"parameters\":{\"binary_data_output\":t\\urue},\"id\":\"" + new string('x', 200_000) + "\"}";
+        var error = Parse(DataType.FP32, json);
+        Assert.NotNull(error);
+        Assert.StartsWith("malformed JSON: ", error, StringComparison.Ordinal);
+        Assert.True(error.Length < 400, $"{error.Length} characters");
+    }
 }
