@@ -61,6 +61,8 @@ internal static partial class Fuzz
         var clock = Stopwatch.StartNew();
         var slowest = 0.0;
         long done = 0;
+        T current = default!;
+        var currentSeed = string.Empty;
         var loop = Task.Factory.StartNew(() =>
         {
             for (var i = 0; i < executions && clock.Elapsed.TotalSeconds < capSeconds; i++)
@@ -68,6 +70,8 @@ internal static partial class Fuzz
                 var pcg = new PCG(1, seed + (ulong)i);
                 var caseSeed = pcg.ToString();
                 var value = gen.Generate(pcg, null, out _);
+                current = value;
+                currentSeed = caseSeed;
                 var started = clock.Elapsed;
                 string outcome;
                 try
@@ -95,7 +99,10 @@ internal static partial class Fuzz
         // A hang inside one execution never returns to the loop: the whole run has a deadline.
         if (!loop.Wait(TimeSpan.FromSeconds(capSeconds) + HangLimit * 4))
         {
-            throw new TimeoutException($"{target}: the fuzz loop hung after {done} executions (seed {seed})");
+            var file = Path.Combine(ArtifactsDirectory, "findings", $"{target}-hang-{currentSeed}.txt");
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(file, $"hung (case seed {currentSeed}):\n{print(current)}\n");
+            throw new TimeoutException($"{target}: the fuzz loop hung after {done} executions (seed {seed}), in this case (written to {file}):\n{print(current)}");
         }
 
         loop.GetAwaiter().GetResult();
@@ -130,7 +137,10 @@ internal static partial class Fuzz
     }
 
     /// <summary>An outcome with numbers and quoted text removed: "input 'X': element # of 'data' ...".</summary>
-    public static string Shape(string outcome) => Quoted().Replace(Digits().Replace(outcome, "#"), "'…'");
+    public static string Shape(string outcome) => JsonPath().Replace(Quoted().Replace(Digits().Replace(outcome, "#"), "'…'"), "$…");
+
+    [GeneratedRegex(@"\$[\w.\[\]'#-]*")]
+    private static partial Regex JsonPath();
 
     [GeneratedRegex("[0-9]+")]
     private static partial Regex Digits();
