@@ -110,8 +110,9 @@ internal sealed class HttpProperty(Uri address, string adminToken, string userTo
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
+            // No half-close after writing: Kestrel reads that as the client going away (the request is
+            // aborted, and counted as such); Connection: close ends the exchange instead.
             await stream.WriteAsync(text, timeout.Token);
-            socket.Client.Shutdown(SocketShutdown.Send);
         }
         catch (IOException)
         {
