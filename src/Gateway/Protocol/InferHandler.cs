@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Gateway.Hosting;
 using Gateway.Repository;
 using Gateway.Scheduling;
@@ -128,6 +129,7 @@ internal sealed partial class InferHandler
                     return;
                 default:
                     // Cancelled: the client went away while queued; there is nobody to answer.
+                    MarkClientGone(http);
                     return;
             }
 
@@ -137,9 +139,10 @@ internal sealed partial class InferHandler
         {
             await HttpErrors.WriteAsync(http, bad.StatusCode, bad.Message);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException && http.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ClientGone(ex, http))
         {
-            // The client went away; nothing to answer.
+            // The client went away; nothing to answer. Recorded as 499, not as a server error.
+            MarkClientGone(http);
         }
         catch (Exception ex)
         {
@@ -161,6 +164,24 @@ internal sealed partial class InferHandler
 
             _pool.Return(context);
             model.Release();
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="ex"/> means the client disconnected: the request was aborted, or the
+    /// connection was reset or aborted underneath a read (which can surface before the abort token).
+    /// </summary>
+    private static bool ClientGone(Exception ex, HttpContext http) =>
+        http.RequestAborted.IsCancellationRequested
+            ? ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException
+            : ex is ConnectionResetException or ConnectionAbortedException || ex.InnerException is ConnectionResetException or ConnectionAbortedException;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MarkClientGone(HttpContext http)
+    {
+        if (!http.Response.HasStarted)
+        {
+            http.Response.StatusCode = TelemetryMiddleware.ClientClosedRequest;
         }
     }
 
