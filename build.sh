@@ -6,6 +6,7 @@
 #   ./build.sh bench [filter]       BenchmarkDotNet suites in bench/
 #   ./build.sh load [args]          the standard load scenarios in load/ against the AOT binary
 #   ./build.sh demo [--soak-seconds N]  two replicas, nginx, PostgreSQL, Redis, Prometheus on loopback: tour, then a soak (600 s)
+#   ./build.sh fuzz [seconds] [seed]    the fuzz targets for longer (default 300 s each) with a fresh or given seed (docs/FUZZING.md)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -247,6 +248,22 @@ demo() {
     GATEWAY_BINARY="$PUBLISH_DIR/gateway" scripts/demo.sh "$@"
 }
 
+# The fuzz targets of tests/Gateway.FuzzTests for longer than the test command's bounded run: each
+# target for the given seconds, from a random seed (printed) or the given one. Findings are written
+# to artifacts/fuzz/findings; each run's figures to artifacts/fuzz/<target>.txt.
+fuzz() {
+    local seconds="${1:-300}"
+    log "fuzzing each target for ${seconds} s (figures and findings in artifacts/fuzz)"
+    rm -rf "$ROOT/artifacts/fuzz"
+    set +e
+    GATEWAY_FUZZ_SECONDS="$seconds" GATEWAY_FUZZ_SEED="${2:-}" dotnet test tests/Gateway.FuzzTests -c Release \
+        --filter "Category=Fuzz" --logger "console;verbosity=normal" -nologo
+    local rc=$?
+    set -e
+    head -n 1 "$ROOT"/artifacts/fuzz/*.txt 2>/dev/null | grep -v '^==> ' | grep -v '^$' >&2 || true
+    return "$rc"
+}
+
 # Compares the last bench and load results with bench/thresholds.json (CI's performance gate).
 check_thresholds() {
     python3 "$ROOT/scripts/check-thresholds.py" "$ROOT/artifacts/bench/results" "$ROOT/artifacts/load/results.csv"
@@ -261,9 +278,10 @@ case "$cmd" in
     bench) bench "$@" ;;
     load) load "$@" ;;
     demo) demo "$@" ;;
+    fuzz) fuzz "$@" ;;
     check-thresholds) check_thresholds ;;
     *)
-        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -54,6 +54,45 @@ public class BadInputTests(ReferenceServerFixture fixture)
         { "add_sub_b8", """{"inputs":[{"name":"INPUT0","datatype":"INT32","shape":[9,16],"data":[1]},{"name":"INPUT1","datatype":"INT32","shape":[9,16],"data":[1]}]}""", 400, "input 'INPUT0': batch size 9 exceeds the model's max_batch_size 8" },
         { "add_sub_b8", $$"""{"inputs":[{"name":"INPUT0","datatype":"INT32","shape":[1,16],"data":{{s_sixteen}}},{"name":"INPUT1","datatype":"INT32","shape":[0,16],"data":[]}]}""", 400, "input 'INPUT1' has batch size 0, but input 'INPUT0' has 1" },
         { "bert_tiny", """{"inputs":[{"name":"input_ids","datatype":"INT64","shape":[1,2],"data":[1,99999999]},{"name":"attention_mask","datatype":"INT64","shape":[1,2],"data":[1,1]}]}""", 400, "model 'bert_tiny' version 1 failed" },
+
+        // Issue 11, seen from outside: each of these answered 500 "internal error".
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":1,"shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "input 'INPUT0': 'datatype' must be a string, one of BOOL" },
+        { "identity", $$$"""{"\udc00":0,"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "a member name of the request object is not valid text: \\udc00 is a lone UTF-16 surrogate" },
+        { "identity", $$$"""{"id":"\udc00","inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "'id' is not valid text: \\udc00 is a lone UTF-16 surrogate" },
+
+        // The same class, found by reading the parser: every string it decodes and every name it matches.
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","\ud800x":1,"datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "input 'INPUT0': a member name is not valid text: \\ud800 is a lone UTF-16 surrogate" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}},"parameters":{"\udfff":1}}]}""", 400, "input 'INPUT0': a member name of 'parameters' is not valid text" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"\udc00":1}}""", 400, "a member name of the request's 'parameters' is not valid text" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"outputs":[{"\udc00":1,"name":"OUTPUT0"}]}""", 400, "an entry of 'outputs': a member name is not valid text" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"outputs":[{"name":"OUTPUT0","parameters":{"\udc00":1}}]}""", 400, "output 'OUTPUT0': a member name of 'parameters' is not valid text" },
+        { "identity", $$$"""{"inputs":[{"name":"IN\udc00","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "an input's 'name' is not valid text: \\udc00 is a lone UTF-16 surrogate" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"outputs":[{"name":"\ud800"}]}""", 400, "an output's 'name' is not valid text: \\ud800 is a lone UTF-16 surrogate" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"F\udc00","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "input 'INPUT0': 'datatype' is not valid text" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":["FP32"],"shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "'datatype' must be a string, one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64, BYTES (got an array)" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":null,"shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "(got null)" },
+
+        // Duplicate members: a second value would silently replace (or, for 'shape', extend) the first.
+        { "identity", """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1],"shape":[16],"data":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}]}""", 400, "input 'INPUT0': 'shape' is given twice" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","datatype":"FP64","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "input 'INPUT0': 'datatype' is given twice" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "input 'INPUT0': 'name' is given twice" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}},"data":{{{s_sixteen}}}}]}""", 400, "input 'INPUT0': 'data' is given twice" },
+        { "identity", $$$"""{"id":"a","id":"b","inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}]}""", 400, "'id' is given twice" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"priority":1,"priority":2}}""", 400, "parameter 'priority' is given twice" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"outputs":[{"name":"OUTPUT0","parameters":{"binary_data":true,"binary_data":false}}]}""", 400, "output 'OUTPUT0': parameter 'binary_data' is given twice" },
+
+        // Numbers out of range: a finite JSON number must not turn into infinity.
+        { "identity", """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1e39]}]}""", 400, "element 15 of 'data' is not a valid FP32 value" },
+        { "identity", """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"-1e39"]}]}""", 400, "element 15 of 'data' is not a valid FP32 value" },
+
+        // Scheduling parameters out of range for a timer or a queue.
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"timeout":1000000000000000000}}""", 400, "parameter 'timeout' must be from 0 to 4294967294000 microseconds" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"timeout":4294967295000}}""", 400, "parameter 'timeout' must be from 0 to 4294967294000 microseconds" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"timeout":"5"}}""", 400, "parameter 'timeout' must be" },
+        { "identity", $$$"""{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,16],"data":{{{s_sixteen}}}}],"parameters":{"priority":4294967296}}""", 400, "'priority' must be a non-negative integer" },
+
+        // Allocation before data: a few bytes claiming a shape of 2 GiB.
+        { "identity", """{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[33554431,16],"data":[1]}]}""", 400, "input 'INPUT0': 'data' has 1 element(s), but shape [33554431,16] needs 536870896" },
     };
 
     [Theory]
@@ -63,6 +102,18 @@ public class BadInputTests(ReferenceServerFixture fixture)
         using var response = await Server.PostJsonAsync($"/v2/models/{model}/infer", body);
         await AssertErrorAsync(response, status, message);
         await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task EscapedValidText_ReadAsItsUnescapedValue()
+    {
+        using var response = await Server.PostJsonAsync(
+            "/v2/models/identity/infer",
+            $$"""{"id":"\u0041\ud83d\ude00","inputs":[{"name":"INPUT\u0030","datatype":"FP\u0033\u0032","shape":[1,16],"data":{{s_sixteen}}}]}""");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        using var json = JsonDocument.Parse(text);
+        Assert.Equal("A\U0001F600", json.RootElement.GetProperty("id").GetString());
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Gateway.Buffers;
+using Gateway.Protocol;
 
 namespace Gateway.Auth;
 
@@ -185,9 +186,21 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                // Header and payload must be text (RFC 7519 §7.2: UTF-8): an escape that decodes
+                // to a lone UTF-16 surrogate is refused before anything compares or decodes it.
+                if (JsonText.Problem(ref reader) is not null)
+                {
+                    return TokenStatus.Malformed;
+                }
+
                 if (reader.ValueTextEquals("alg"u8))
                 {
                     reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && JsonText.Problem(ref reader) is not null)
+                    {
+                        return TokenStatus.Malformed;
+                    }
+
                     if (algorithm || reader.TokenType != JsonTokenType.String || !reader.ValueTextEquals("HS256"u8))
                     {
                         return TokenStatus.AlgorithmNotAllowed;
@@ -213,7 +226,10 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
                 else
                 {
                     reader.Read();
-                    reader.Skip();
+                    if (JsonText.SkipChecked(ref reader) is not null)
+                    {
+                        return TokenStatus.Malformed;
+                    }
                 }
             }
 
@@ -253,6 +269,11 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
             var seen = new HashSet<string>(StringComparer.Ordinal);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                if (JsonText.Problem(ref reader) is not null)
+                {
+                    return TokenStatus.Malformed;
+                }
+
                 var property = reader.GetString()!;
                 if (!seen.Add(property))
                 {
@@ -261,6 +282,12 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
                 }
 
                 reader.Read();
+                var probe = reader;
+                if (JsonText.SkipChecked(ref probe) is not null)
+                {
+                    return TokenStatus.Malformed;
+                }
+
                 switch (property)
                 {
                     case "iss":

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Gateway.Hosting;
 using Gateway.Repository;
 using Gateway.Scheduling;
@@ -128,6 +129,7 @@ internal sealed partial class InferHandler
                     return;
                 default:
                     // Cancelled: the client went away while queued; there is nobody to answer.
+                    MarkClientGone(http);
                     return;
             }
 
@@ -137,9 +139,10 @@ internal sealed partial class InferHandler
         {
             await HttpErrors.WriteAsync(http, bad.StatusCode, bad.Message);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException && http.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ClientGone(ex, http))
         {
-            // The client went away; nothing to answer.
+            // The client went away; nothing to answer. Recorded as 499, not as a server error.
+            MarkClientGone(http);
         }
         catch (Exception ex)
         {
@@ -161,6 +164,24 @@ internal sealed partial class InferHandler
 
             _pool.Return(context);
             model.Release();
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="ex"/> means the client disconnected: the request was aborted, or the
+    /// connection was reset or aborted underneath a read (which can surface before the abort token).
+    /// </summary>
+    private static bool ClientGone(Exception ex, HttpContext http) =>
+        http.RequestAborted.IsCancellationRequested
+            ? ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException
+            : ex is ConnectionResetException or ConnectionAbortedException || ex.InnerException is ConnectionResetException or ConnectionAbortedException;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MarkClientGone(HttpContext http)
+    {
+        if (!http.Response.HasStarted)
+        {
+            http.Response.StatusCode = TelemetryMiddleware.ClientClosedRequest;
         }
     }
 
@@ -203,7 +224,7 @@ internal sealed partial class InferHandler
         text[length++] = (char)('0' + (fraction % 10));
     }
 
-    private static string? CheckPriority(InferRequest request, ModelVersion model)
+    internal static string? CheckPriority(InferRequest request, ModelVersion model)
     {
         var levels = model.Definition.Scheduling.PriorityLevels;
         if (request.Priority > 0 && levels > 0 && request.Priority > levels)
@@ -246,60 +267,10 @@ internal sealed partial class InferHandler
         }
     }
 
-    private async ValueTask<(int Status, string Message)?> ReadBodyAsync(HttpContext http, InferRequest request)
-    {
-        var declared = http.Request.ContentLength;
-        if (declared > _maxBodyBytes)
-        {
-            return (StatusCodes.Status413PayloadTooLarge, $"request body of {declared} bytes exceeds the limit of {_maxBodyBytes} bytes");
-        }
+    private ValueTask<(int Status, string Message)?> ReadBodyAsync(HttpContext http, InferRequest request) =>
+        RequestBody.ReadAsync(http.Request.BodyReader, http.Request.ContentLength, _maxBodyBytes, request, http.RequestAborted);
 
-        var reader = http.Request.BodyReader;
-        var buffer = ArrayPool<byte>.Shared.Rent((int)(declared ?? 4096));
-        var filled = 0;
-        try
-        {
-            while (true)
-            {
-                var read = await reader.ReadAsync(http.RequestAborted);
-                var sequence = read.Buffer;
-                if (filled + sequence.Length > _maxBodyBytes)
-                {
-                    reader.AdvanceTo(sequence.End);
-                    return (StatusCodes.Status413PayloadTooLarge, $"request body exceeds the limit of {_maxBodyBytes} bytes");
-                }
-
-                if (filled + sequence.Length > buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(_maxBodyBytes, Math.Max(buffer.Length * 2L, filled + sequence.Length)));
-                    buffer.AsSpan(0, filled).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-
-                sequence.CopyTo(buffer.AsSpan(filled));
-                filled += (int)sequence.Length;
-                reader.AdvanceTo(sequence.End);
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            request.SetBody(buffer, filled);
-            buffer = null;
-            return null;
-        }
-        finally
-        {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-    }
-
-    private static bool TrySplitBody(HttpContext http, InferRequest request, out ReadOnlyMemory<byte> header, out ReadOnlyMemory<byte> binary, out bool hasBinaryHeader, out string error)
+    internal static bool TrySplitBody(HttpContext http, InferRequest request, out ReadOnlyMemory<byte> header, out ReadOnlyMemory<byte> binary, out bool hasBinaryHeader, out string error)
     {
         var body = request.Body;
         header = body;

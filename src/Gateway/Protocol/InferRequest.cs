@@ -61,6 +61,12 @@ internal sealed class InferRequest
     /// <summary>Request <c>priority</c> parameter (1 is highest), or 0 when absent.</summary>
     public uint Priority { get; set; }
 
+    /// <summary>
+    /// The longest <c>timeout</c> accepted: 4 294 967 294 ms (about 49.7 days), the longest a
+    /// <see cref="System.Threading.Timer"/> waits; the deadline's timer would throw beyond it.
+    /// </summary>
+    public const ulong MaxTimeoutMicroseconds = 4_294_967_294_000UL;
+
     /// <summary>Request <c>timeout</c> parameter in microseconds, or 0 when absent.</summary>
     public ulong TimeoutMicroseconds { get; set; }
 

@@ -34,7 +34,7 @@ internal static class InferRequestParser
         try
         {
             var reader = new Utf8JsonReader(header.Span, s_readerOptions);
-            var state = new ParseState { Binary = binary, HasBinaryHeader = hasBinaryHeader };
+            var state = new ParseState { Binary = binary, HasBinaryHeader = hasBinaryHeader, JsonLength = header.Length };
             var error = ParseRoot(ref reader, request, ref state, header);
             if (error is not null)
             {
@@ -49,8 +49,16 @@ internal static class InferRequestParser
         }
     }
 
+    /// <summary>The reader's message, shortened: for some errors it quotes the rest of the body.</summary>
+    public const int MaxReaderMessage = 300;
+
+    /// <remarks>
+    /// System.Text.Json quotes the text after an invalid escape up to the end of the input: a
+    /// 12 MB body made a 12 MB error (and 14 MB of allocation per 600 KB body); found by fuzzing.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string MalformedJson(JsonException ex) => "malformed JSON: " + ex.Message;
+    private static string MalformedJson(JsonException ex) =>
+        "malformed JSON: " + (ex.Message.Length <= MaxReaderMessage ? ex.Message : string.Concat(ex.Message.AsSpan(0, MaxReaderMessage), "…"));
 
     private struct ParseState
     {
@@ -59,6 +67,10 @@ internal static class InferRequestParser
         public bool HasBinaryHeader;
         public bool SawInputs;
         public bool SawOutputs;
+        public bool SawParameters;
+
+        /// <summary>Length of the JSON part: what is left of it bounds what its data can hold.</summary>
+        public int JsonLength;
     }
 
     private static string? ParseRoot(ref Utf8JsonReader reader, InferRequest request, ref ParseState state, ReadOnlyMemory<byte> header)
@@ -81,8 +93,18 @@ internal static class InferRequestParser
                 return null;
             }
 
+            if (JsonText.Problem(ref reader) is { } bad)
+            {
+                return "a member name of the request object " + NotText(bad);
+            }
+
             if (reader.ValueTextEquals("inputs"u8))
             {
+                if (state.SawInputs)
+                {
+                    return "'inputs' is given twice";
+                }
+
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartArray)
                 {
@@ -106,6 +128,11 @@ internal static class InferRequestParser
             }
             else if (reader.ValueTextEquals("outputs"u8))
             {
+                if (state.SawOutputs)
+                {
+                    return "'outputs' is given twice";
+                }
+
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartArray)
                 {
@@ -129,10 +156,20 @@ internal static class InferRequestParser
             }
             else if (reader.ValueTextEquals("id"u8))
             {
+                if (request.HasId)
+                {
+                    return "'id' is given twice";
+                }
+
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.String)
                 {
-                    return "'id' must be a string";
+                    return $"'id' must be a string (got {JsonText.Describe(ref reader)})";
+                }
+
+                if (JsonText.Problem(ref reader) is { } badId)
+                {
+                    return "'id' " + NotText(badId);
                 }
 
                 request.HasId = true;
@@ -140,6 +177,12 @@ internal static class InferRequestParser
             }
             else if (reader.ValueTextEquals("parameters"u8))
             {
+                if (state.SawParameters)
+                {
+                    return "'parameters' is given twice";
+                }
+
+                state.SawParameters = true;
                 reader.Read();
                 var error = ParseRequestParameters(ref reader, request);
                 if (error is not null)
@@ -169,37 +212,61 @@ internal static class InferRequestParser
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            return "'parameters' must be an object";
+            return $"'parameters' must be an object (got {JsonText.Describe(ref reader)})";
         }
 
+        bool sawBinaryOutput = false, sawPriority = false, sawTimeout = false;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
+            if (JsonText.Problem(ref reader) is { } bad)
+            {
+                return "a member name of the request's 'parameters' " + NotText(bad);
+            }
+
             if (reader.ValueTextEquals("binary_data_output"u8))
             {
+                if (sawBinaryOutput)
+                {
+                    return "parameter 'binary_data_output' is given twice";
+                }
+
+                sawBinaryOutput = true;
                 reader.Read();
                 if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
                 {
-                    return "parameter 'binary_data_output' must be true or false";
+                    return $"parameter 'binary_data_output' must be true or false (got {JsonText.Describe(ref reader)})";
                 }
 
                 request.BinaryDataOutput = reader.GetBoolean();
             }
             else if (reader.ValueTextEquals("priority"u8))
             {
+                if (sawPriority)
+                {
+                    return "parameter 'priority' is given twice";
+                }
+
+                sawPriority = true;
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt32(out var priority))
                 {
-                    return "parameter 'priority' must be a non-negative integer";
+                    return $"parameter 'priority' must be a non-negative integer (got {JsonText.Describe(ref reader)})";
                 }
 
                 request.Priority = priority;
             }
             else if (reader.ValueTextEquals("timeout"u8))
             {
-                reader.Read();
-                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out var timeout))
+                if (sawTimeout)
                 {
-                    return "parameter 'timeout' must be a non-negative integer (microseconds)";
+                    return "parameter 'timeout' is given twice";
+                }
+
+                sawTimeout = true;
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out var timeout) || timeout > InferRequest.MaxTimeoutMicroseconds)
+                {
+                    return $"parameter 'timeout' must be from 0 to {InferRequest.MaxTimeoutMicroseconds} microseconds, the longest a timer waits (got {JsonText.Describe(ref reader)})";
                 }
 
                 request.TimeoutMicroseconds = timeout;
@@ -218,39 +285,73 @@ internal static class InferRequestParser
     {
         var signature = request.Model.Signature;
         var index = -1;
+        var nameSeen = false;
+        var parametersSeen = false;
         bool? binary = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
+            if (JsonText.Problem(ref reader) is { } bad)
+            {
+                return $"{DescribeOutput(signature, index)}: a member name " + NotText(bad);
+            }
+
             if (reader.ValueTextEquals("name"u8))
             {
+                if (nameSeen)
+                {
+                    return $"{DescribeOutput(signature, index)}: 'name' is given twice";
+                }
+
+                nameSeen = true;
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.String)
                 {
-                    return "an output's 'name' must be a string";
+                    return $"an output's 'name' must be a string (got {JsonText.Describe(ref reader)})";
+                }
+
+                if (JsonText.Problem(ref reader) is { } badName)
+                {
+                    return "an output's 'name' " + NotText(badName);
                 }
 
                 index = FindByName(ref reader, isInput: false, signature);
                 if (index < 0)
                 {
-                    return $"unknown output '{reader.GetString()}' (the model's outputs: {OutputNames(signature)})";
+                    return $"unknown output '{JsonText.Text(ref reader)}' (the model's outputs: {OutputNames(signature)})";
                 }
             }
             else if (reader.ValueTextEquals("parameters"u8))
             {
+                if (parametersSeen)
+                {
+                    return $"{DescribeOutput(signature, index)}: 'parameters' is given twice";
+                }
+
+                parametersSeen = true;
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
-                    return "an output's 'parameters' must be an object";
+                    return $"{DescribeOutput(signature, index)}: 'parameters' must be an object (got {JsonText.Describe(ref reader)})";
                 }
 
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
+                    if (JsonText.Problem(ref reader) is { } badParameter)
+                    {
+                        return $"{DescribeOutput(signature, index)}: a member name of 'parameters' " + NotText(badParameter);
+                    }
+
                     if (reader.ValueTextEquals("binary_data"u8))
                     {
+                        if (binary is not null)
+                        {
+                            return $"{DescribeOutput(signature, index)}: parameter 'binary_data' is given twice";
+                        }
+
                         reader.Read();
                         if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
                         {
-                            return "output parameter 'binary_data' must be true or false";
+                            return $"{DescribeOutput(signature, index)}: parameter 'binary_data' must be true or false (got {JsonText.Describe(ref reader)})";
                         }
 
                         binary = reader.GetBoolean();
@@ -312,23 +413,39 @@ internal static class InferRequestParser
         var dataReader = default(Utf8JsonReader);
         var dataSeen = false;
         var dataParsed = false;
+        var parametersSeen = false;
         string? error;
 
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
+            if (JsonText.Problem(ref reader) is { } bad)
+            {
+                return $"input {Describe(signature, index)}: a member name " + NotText(bad);
+            }
+
             if (reader.ValueTextEquals("name"u8))
             {
+                if (nameSeen)
+                {
+                    return $"input {Describe(signature, index)}: 'name' is given twice";
+                }
+
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.String)
                 {
-                    return "an input's 'name' must be a string";
+                    return $"an input's 'name' must be a string (got {JsonText.Describe(ref reader)})";
+                }
+
+                if (JsonText.Problem(ref reader) is { } badName)
+                {
+                    return "an input's 'name' " + NotText(badName);
                 }
 
                 nameSeen = true;
                 index = FindByName(ref reader, isInput: true, signature);
                 if (index < 0)
                 {
-                    return $"unknown input '{reader.GetString()}' (the model's inputs: {InputNames(signature)})";
+                    return $"unknown input '{JsonText.Text(ref reader)}' (the model's inputs: {InputNames(signature)})";
                 }
 
                 if (request.Inputs[index].Present)
@@ -338,16 +455,36 @@ internal static class InferRequestParser
             }
             else if (reader.ValueTextEquals("datatype"u8))
             {
-                reader.Read();
-                if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || !DataTypes.TryParse(reader.ValueSpan, out type))
+                if (typeSeen)
                 {
-                    return $"input {Describe(signature, index)}: 'datatype' must be one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64, BYTES (got {reader.GetString() ?? "null"})";
+                    return $"input {Describe(signature, index)}: 'datatype' is given twice";
+                }
+
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.String)
+                {
+                    return $"input {Describe(signature, index)}: 'datatype' must be a string, one of {DataTypeNames} (got {JsonText.Describe(ref reader)})";
+                }
+
+                if (JsonText.Problem(ref reader) is { } badType)
+                {
+                    return $"input {Describe(signature, index)}: 'datatype' " + NotText(badType);
+                }
+
+                if (!TryReadDataType(ref reader, out type))
+                {
+                    return $"input {Describe(signature, index)}: 'datatype' must be one of {DataTypeNames} (got {JsonText.Describe(ref reader)})";
                 }
 
                 typeSeen = true;
             }
             else if (reader.ValueTextEquals("shape"u8))
             {
+                if (shapeSeen)
+                {
+                    return $"input {Describe(signature, index)}: 'shape' is given twice";
+                }
+
                 reader.Read();
                 error = ReadShape(ref reader, ref shape, signature, index);
                 if (error is not null)
@@ -359,20 +496,36 @@ internal static class InferRequestParser
             }
             else if (reader.ValueTextEquals("parameters"u8))
             {
+                if (parametersSeen)
+                {
+                    return $"input {Describe(signature, index)}: 'parameters' is given twice";
+                }
+
+                parametersSeen = true;
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
-                    return $"input {Describe(signature, index)}: 'parameters' must be an object";
+                    return $"input {Describe(signature, index)}: 'parameters' must be an object (got {JsonText.Describe(ref reader)})";
                 }
 
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
+                    if (JsonText.Problem(ref reader) is { } badParameter)
+                    {
+                        return $"input {Describe(signature, index)}: a member name of 'parameters' " + NotText(badParameter);
+                    }
+
                     if (reader.ValueTextEquals("binary_data_size"u8))
                     {
+                        if (binarySize >= 0)
+                        {
+                            return $"input {Describe(signature, index)}: parameter 'binary_data_size' is given twice";
+                        }
+
                         reader.Read();
                         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out binarySize) || binarySize < 0)
                         {
-                            return $"input {Describe(signature, index)}: 'binary_data_size' must be a non-negative integer";
+                            return $"input {Describe(signature, index)}: 'binary_data_size' must be a non-negative integer (got {JsonText.Describe(ref reader)})";
                         }
                     }
                     else
@@ -384,6 +537,11 @@ internal static class InferRequestParser
             }
             else if (reader.ValueTextEquals("data"u8))
             {
+                if (dataSeen)
+                {
+                    return $"input {Describe(signature, index)}: 'data' is given twice";
+                }
+
                 reader.Read();
                 dataSeen = true;
                 if (nameSeen && typeSeen && shapeSeen && binarySize < 0)
@@ -395,7 +553,7 @@ internal static class InferRequestParser
                         return error;
                     }
 
-                    error = ReadData(ref reader, request, index, type, shape, count);
+                    error = ReadData(ref reader, request, index, type, shape, count, state.JsonLength);
                     if (error is not null)
                     {
                         return error;
@@ -459,7 +617,7 @@ internal static class InferRequestParser
             return $"input '{name}' has neither 'data' nor a 'binary_data_size' parameter";
         }
 
-        return ReadData(ref dataReader, request, index, type, shape, elements);
+        return ReadData(ref dataReader, request, index, type, shape, elements, state.JsonLength);
     }
 
     private static string? ReadShape(ref Utf8JsonReader reader, ref TensorShape shape, ModelSignature signature, int index)
@@ -583,24 +741,31 @@ internal static class InferRequestParser
         return null;
     }
 
-    private static string? ReadData(ref Utf8JsonReader reader, InferRequest request, int index, DataType type, in TensorShape shape, long elements)
+    private static string? ReadData(ref Utf8JsonReader reader, InferRequest request, int index, DataType type, in TensorShape shape, long elements, int jsonLength)
     {
         var name = request.Model.Signature.Inputs[index].Name;
         if (reader.TokenType != JsonTokenType.StartArray)
         {
-            return $"input '{name}': 'data' must be an array";
+            return $"input '{name}': 'data' must be an array (got {JsonText.Describe(ref reader)})";
         }
+
+        // Memory follows the data, not the claim: every element takes at least two bytes of the
+        // JSON left from here ("1," ... "1]"), so no more elements than that can arrive. A small
+        // body claiming a huge shape gets a buffer for what it holds, and then the count error.
+        var fits = (jsonLength - reader.TokenStartIndex - 1) / 2;
+        var capacity = Math.Min(elements, fits);
 
         ReadOnlyMemory<byte> data;
         long count;
         DataStatus status;
+        string? why = null;
         if (type == DataType.Bytes)
         {
-            status = ReadBytesData(ref reader, request, elements, out data, out count);
+            status = ReadBytesData(ref reader, request, elements, capacity, out data, out count, out why);
         }
         else
         {
-            var length = (int)(elements * type.ElementSize());
+            var length = (int)(capacity * type.ElementSize());
             var buffer = request.Rent(length);
             var destination = buffer.AsSpan(0, length);
             status = type switch
@@ -628,7 +793,9 @@ internal static class InferRequestParser
             case DataStatus.TooMany:
                 return $"input '{name}': 'data' has more than the {elements} element(s) that shape {shape} needs";
             case DataStatus.BadElement:
-                return $"input '{name}': element {count} of 'data' is not a valid {type.Name()} value";
+                return why is null
+                    ? $"input '{name}': element {count} of 'data' is not a valid {type.Name()} value"
+                    : $"input '{name}': element {count} of 'data' is not a valid {type.Name()} value: {why}";
         }
 
         if (count != elements)
@@ -692,14 +859,15 @@ internal static class InferRequestParser
         return DataStatus.Ok;
     }
 
-    private static DataStatus ReadBytesData(ref Utf8JsonReader reader, InferRequest request, long elements, out ReadOnlyMemory<byte> data, out long count)
+    private static DataStatus ReadBytesData(ref Utf8JsonReader reader, InferRequest request, long elements, long capacity, out ReadOnlyMemory<byte> data, out long count, out string? why)
     {
-        // The serialised size is unknown until the strings are read: start from the JSON size,
-        // which bounds it (unescaping only shrinks text; each element adds a 4-byte length).
-        var buffer = request.Rent(16 + (int)Math.Min(elements * 4, int.MaxValue / 2));
+        // The serialised size is unknown until the strings are read: start from the lengths of
+        // the elements that can arrive and grow as strings do.
+        var buffer = request.Rent((int)Math.Min(16 + (capacity * 4), Array.MaxLength));
         var offset = 0;
         count = 0;
         data = default;
+        why = null;
         var depth = 0;
         do
         {
@@ -715,6 +883,12 @@ internal static class InferRequestParser
                     if (count >= elements)
                     {
                         return DataStatus.TooMany;
+                    }
+
+                    if (JsonText.Problem(ref reader) is { } bad)
+                    {
+                        why = bad;
+                        return DataStatus.BadElement;
                     }
 
                     var needed = offset + 4 + reader.ValueSpan.Length;
@@ -828,6 +1002,33 @@ internal static class InferRequestParser
 
     private static string Describe(ModelSignature signature, int index) =>
         index >= 0 ? $"'{signature.Inputs[index].Name}'" : "(unnamed)";
+
+    private static string DescribeOutput(ModelSignature signature, int index) =>
+        index >= 0 ? $"output '{signature.Outputs[index].Name}'" : "an entry of 'outputs'";
+
+    private const string DataTypeNames = "BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64, BYTES";
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string NotText(string why) => "is not valid text: " + why;
+
+    /// <summary>A datatype name; escaped text ("FP\u0033\u0032") is unescaped first, as names are.</summary>
+    private static bool TryReadDataType(ref Utf8JsonReader reader, out DataType type)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            return DataTypes.TryParse(reader.ValueSpan, out type);
+        }
+
+        type = DataType.Invalid;
+        if (reader.ValueSpan.Length > 64)
+        {
+            return false;
+        }
+
+        Span<byte> text = stackalloc byte[64];
+        var length = reader.CopyString(text);
+        return DataTypes.TryParse(text[..length], out type);
+    }
 
     private static string InputNames(ModelSignature signature)
     {

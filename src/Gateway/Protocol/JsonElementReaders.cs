@@ -104,18 +104,22 @@ internal struct Int64Reader : IJsonElementReader<long>
     }
 }
 
+/// <remarks>
+/// A JSON number is finite; one too large for the type (1e39 as FP32) is refused rather than read
+/// as infinity. Infinity and NaN are sent as strings (<see cref="SpecialFloats"/>).
+/// </remarks>
 internal struct FP32Reader : IJsonElementReader<float>
 {
     public static bool TryRead(ref Utf8JsonReader reader, out float value)
     {
         if (reader.TokenType == JsonTokenType.Number)
         {
-            return reader.TryGetSingle(out value);
+            return reader.TryGetSingle(out value) && float.IsFinite(value);
         }
 
         var ok = SpecialFloats.TryRead(ref reader, out var special);
         value = (float)special;
-        return ok;
+        return ok && (float.IsFinite(value) || !double.IsFinite(special));
     }
 }
 
@@ -125,7 +129,7 @@ internal struct FP64Reader : IJsonElementReader<double>
     {
         if (reader.TokenType == JsonTokenType.Number)
         {
-            return reader.TryGetDouble(out value);
+            return reader.TryGetDouble(out value) && double.IsFinite(value);
         }
 
         return SpecialFloats.TryRead(ref reader, out value);
@@ -138,7 +142,7 @@ internal struct FP16Reader : IJsonElementReader<Half>
     {
         var ok = FP64Reader.TryRead(ref reader, out var d);
         value = (Half)d;
-        return ok;
+        return ok && (Half.IsFinite(value) || !double.IsFinite(d));
     }
 }
 
@@ -149,7 +153,8 @@ internal struct BF16Reader : IJsonElementReader<ushort>
     {
         var ok = FP32Reader.TryRead(ref reader, out var f);
         value = FromSingle(f);
-        return ok;
+        // Rounding the largest floats to 8 bits of mantissa can carry into infinity.
+        return ok && (float.IsFinite(ToSingle(value)) || !float.IsFinite(f));
     }
 
     public static ushort FromSingle(float f)
@@ -206,7 +211,8 @@ internal static class SpecialFloats
             return true;
         }
 
-        // Numbers sent as strings ("1.5") are accepted too, as some clients quote them.
-        return Utf8Parser.TryParse(text, out value, out var consumed) && consumed == text.Length;
+        // Numbers sent as strings ("1.5") are accepted too, as some clients quote them; like
+        // JSON numbers they must be finite ("1e400" is not infinity).
+        return Utf8Parser.TryParse(text, out value, out var consumed) && consumed == text.Length && double.IsFinite(value);
     }
 }

@@ -402,6 +402,12 @@ internal sealed class ModelDefinition
             }
 
             var group = groups[0];
+            if (group is null)
+            {
+                error = "instance_group must hold an object (got null)";
+                return false;
+            }
+
             if (group.Count is < 1 or > 64)
             {
                 error = $"instance_group count must be from 1 to 64 (got {group.Count})";
@@ -455,6 +461,12 @@ internal sealed class ModelDefinition
                 element = inner;
             }
 
+            if (!IsText(value) || !IsText(element))
+            {
+                error = $"parameter '{key}' holds text that is not valid (a lone UTF-16 surrogate escape or bytes that are not UTF-8)";
+                return false;
+            }
+
             switch (element.ValueKind)
             {
                 case JsonValueKind.String:
@@ -478,6 +490,31 @@ internal sealed class ModelDefinition
         return true;
     }
 
+    /// <summary>
+    /// Whether a parameter's value decodes and can be written back (GET .../config serialises the
+    /// configuration). The serializer refuses such text in typed fields with a JsonException, but
+    /// a JsonElement keeps it raw and throws only when decoded or written (found by fuzzing
+    /// config.json: tests/fixtures/fuzz/config).
+    /// </summary>
+    private static bool IsText(JsonElement value)
+    {
+        try
+        {
+            using var writer = new Utf8JsonWriter(Stream.Null);
+            value.WriteTo(writer);
+            if (value.ValueKind == JsonValueKind.String)
+            {
+                _ = value.GetString();
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
     private static bool TryCheckTensors(ModelConfig config, out string error)
     {
         if (!TryCheckTensors("input", config.Input, out error))
@@ -499,6 +536,13 @@ internal sealed class ModelDefinition
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var tensor in tensors)
         {
+            // JSON null in the list deserialises as a null entry (found by fuzzing).
+            if (tensor is null)
+            {
+                error = $"every {what} must be an object (got null)";
+                return false;
+            }
+
             if (string.IsNullOrEmpty(tensor.Name))
             {
                 error = $"every {what} needs a name";
@@ -549,6 +593,12 @@ internal sealed class ModelDefinition
         if (vp is null)
         {
             return true;
+        }
+
+        if (vp.All is { } all && !IsText(all))
+        {
+            error = "version_policy.all holds text that is not valid (a lone UTF-16 surrogate escape or bytes that are not UTF-8)";
+            return false;
         }
 
         var given = (vp.Latest is null ? 0 : 1) + (vp.All is null ? 0 : 1) + (vp.Specific is null ? 0 : 1);
@@ -623,9 +673,11 @@ internal sealed class ModelDefinition
             return false;
         }
 
-        if (batching.DefaultTimeoutMicroseconds < 0)
+        // The same range as a request's 'timeout': the deadline's timer waits at most 4294967294 ms
+        // (beyond it TimeSpan overflowed here, or the timer threw per request; found by fuzzing).
+        if (batching.DefaultTimeoutMicroseconds < 0 || (ulong)batching.DefaultTimeoutMicroseconds > Protocol.InferRequest.MaxTimeoutMicroseconds)
         {
-            error = $"dynamic_batching.default_timeout_microseconds must not be negative (got {batching.DefaultTimeoutMicroseconds})";
+            error = $"dynamic_batching.default_timeout_microseconds must be from 0 to {Protocol.InferRequest.MaxTimeoutMicroseconds} (got {batching.DefaultTimeoutMicroseconds})";
             return false;
         }
 

@@ -16,6 +16,9 @@ internal sealed class TelemetryMiddleware
     public const string RequestIdHeader = "X-Request-ID";
     public const int MaxCorrelationLength = 128;
 
+    /// <summary>The status recorded for a request whose client disconnected before an answer (nginx's convention).</summary>
+    public const int ClientClosedRequest = 499;
+
     private readonly RequestDelegate _next;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
@@ -63,7 +66,11 @@ internal sealed class TelemetryMiddleware
         {
             if (!context.Response.HasStarted)
             {
-                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                // A client that went away mid-request is not a server fault: counted as nginx's
+                // 499 (client closed request), so 5xx series and alerts stay about the server.
+                context.Response.StatusCode = context.RequestAborted.IsCancellationRequested
+                    ? ClientClosedRequest
+                    : StatusCodes.Status500InternalServerError;
             }
 
             throw;

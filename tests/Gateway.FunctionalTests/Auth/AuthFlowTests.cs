@@ -205,7 +205,10 @@ public abstract class AuthFlowTests : IAsyncLifetime
         Assert.StartsWith("gk_", key);
         var list = await Server.Client.GetStringAsync("/v1/keys");
         Assert.Contains("batch job", list);
-        Assert.DoesNotContain(key.Split('_')[2], list);
+        // The secret is everything after "gk_<id>_"; base64url may itself hold '_' or '-', so never split on them.
+        var secret = key[(key.IndexOf('_', 3) + 1)..];
+        Assert.True(secret.Length >= 20, $"unexpected key format: {key}");
+        Assert.DoesNotContain(secret, list);
 
         using (var bearer = await AuthApi.InferAsync(Server, key))
         {

@@ -248,6 +248,29 @@ public sealed class TelemetryEndpointTests
     private static Task<HttpResponseMessage> PostAsync(GatewayServer server, CancellationToken cancellationToken) =>
         server.Client.PostAsync("/v2/models/slow/infer", new StringContent(Identity, Encoding.UTF8, "application/json"), cancellationToken);
 
+    [Fact]
+    public async Task ClientGoneMidBody_CountedAs499_Not500()
+    {
+        var repository = ReferenceModels.CreateRepository("identity");
+        await using var server = await GatewayServer.StartAsync(repository);
+        for (var i = 0; i < 3; i++)
+        {
+            // Announces 4000 bytes, sends 20, then resets the connection: the server's body read fails.
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            await socket.ConnectAsync(server.Address.Host, server.Address.Port);
+            var head = $"POST /v2/models/identity/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.AccessToken}\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{{\"inputs\":[{{\"name\":";
+            await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(head));
+            await Task.Delay(100);
+            socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+            socket.Close();
+        }
+
+        var counted = await PollAsync(async () => (await MetricsAsync(server)).Contains("route=\"/v2/models/{model}/infer\",code=\"499\"} 3", StringComparison.Ordinal));
+        var text = await MetricsAsync(server);
+        Assert.True(counted, text);
+        Assert.DoesNotMatch("gateway_http_request_duration_seconds_count\\{[^}]*code=\"5[0-9][0-9]\"", text);
+    }
+
     private static Task<string> MetricsAsync(GatewayServer server) => server.Client.GetStringAsync("/metrics");
 
     private static async Task<bool> PollAsync(Func<Task<bool>> condition)
