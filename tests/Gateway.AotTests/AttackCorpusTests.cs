@@ -21,8 +21,8 @@ public class AttackCorpusTests
         await using var gateway = GatewayProcess.Start(repository,
             "--RateLimit:Admin:PerSecond", "100000", "--RateLimit:Admin:Burst", "100000",
             "--RateLimit:Viewer:PerSecond", "100000", "--RateLimit:Viewer:Burst", "100000",
-            "--RateLimit:LoginPerAccount:PerSecond", "100000", "--RateLimit:LoginPerAccount:Burst", "100000",
-            "--RateLimit:LoginPerAddress:PerSecond", "100000", "--RateLimit:LoginPerAddress:Burst", "100000");
+            "--RateLimit:LoginPerAccount:Failures", "100000",
+            "--RateLimit:LoginPerAddress:Failures", "100000");
         await gateway.WaitReadyAsync();
         var admin = gateway.Client.DefaultRequestHeaders.Authorization!.Parameter!;
         using var created = await gateway.Client.PostAsync("/v1/users", new StringContent("""{"username":"fuzz-user","password":"fuzz user passphrase","role":"viewer"}""", Encoding.UTF8, "application/json"));

@@ -30,8 +30,8 @@ public sealed class HttpFuzzTests : IAsyncLifetime
         _server = await GatewayServer.StartAsync(_repository, "--Logging:LogLevel:Default", "Error",
             "--RateLimit:Admin:PerSecond", "100000", "--RateLimit:Admin:Burst", "100000",
             "--RateLimit:Viewer:PerSecond", "100000", "--RateLimit:Viewer:Burst", "100000",
-            "--RateLimit:LoginPerAccount:PerSecond", "100000", "--RateLimit:LoginPerAccount:Burst", "100000",
-            "--RateLimit:LoginPerAddress:PerSecond", "100000", "--RateLimit:LoginPerAddress:Burst", "100000");
+            "--RateLimit:LoginPerAccount:Failures", "100000",
+            "--RateLimit:LoginPerAddress:Failures", "100000");
         using var created = await _server.Client.PostAsync("/v1/users", new StringContent("""{"username":"fuzz-user","password":"fuzz user passphrase","role":"viewer"}""", Encoding.UTF8, "application/json"));
         using var user = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
         var tokens = await _server.LoginAsync("fuzz-user", "fuzz user passphrase");
