@@ -3,8 +3,7 @@
 # ONNX Runtime load (glibc, libgcc, libstdc++, OpenSSL for outbound TLS), a CA bundle, a
 # non-root user, and the published application. Nothing else: no shell, no package manager.
 #
-# Dockerfile.aot's final stage is exactly this tree (its rootfs stage runs this script), and
-# build-oci.sh packs the same tree into an OCI image without a Docker daemon.
+# Dockerfile.aot's final stage is exactly this tree: its rootfs stage runs this script.
 #
 #   rootfs.sh OUT PUBLISH_DIR
 #
@@ -17,7 +16,10 @@ publish=${2:?usage: rootfs.sh OUT PUBLISH_DIR}
 [ -x "$publish/gateway" ] || { echo "rootfs.sh: $publish/gateway is missing; publish first" >&2; exit 1; }
 [ -f /etc/ssl/certs/ca-certificates.crt ] || { echo "rootfs.sh: install ca-certificates on the build machine" >&2; exit 1; }
 
-packages=(libc6 libgcc-s1 libstdc++6 libssl3)
+# OpenSSL's library is libssl3t64 from trixie on (the 64-bit time_t transition), libssl3 before.
+ssl=libssl3
+if apt-cache show libssl3t64 >/dev/null 2>&1; then ssl=libssl3t64; fi
+packages=(libc6 libgcc-s1 libstdc++6 "$ssl")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if ! (cd "$work" && apt-get download "${packages[@]}" >/dev/null 2>&1); then
