@@ -18,7 +18,7 @@ internal static class AuthEndpoints
         var maxBody = app.ServiceProvider.GetRequiredService<AuthOptions>().MaxBodyBytes;
         var json = AuthJsonContext.Default;
 
-        app.MapPost("/v1/auth/login", async context =>
+        app.MapPost("/v1/auth/login", Guard(async context =>
         {
             var (request, status, error) = await ReadAsync(context, json.LoginRequest, maxBody);
             if (request is null)
@@ -30,9 +30,9 @@ internal static class AuthEndpoints
             var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
             var outcome = await service.LoginAsync(request.Username, request.Password, address, context.RequestAborted);
             await WriteAsync(context, outcome, json.TokenResponse);
-        }).AllowOpen();
+        })).AllowOpen();
 
-        app.MapPost("/v1/auth/refresh", async context =>
+        app.MapPost("/v1/auth/refresh", Guard(async context =>
         {
             var (request, status, error) = await ReadAsync(context, json.RefreshRequest, maxBody);
             if (request is null)
@@ -42,9 +42,9 @@ internal static class AuthEndpoints
             }
 
             await WriteAsync(context, await service.RefreshAsync(request.RefreshToken, context.RequestAborted), json.TokenResponse);
-        }).AllowOpen();
+        })).AllowOpen();
 
-        app.MapPost("/v1/auth/logout", async context =>
+        app.MapPost("/v1/auth/logout", Guard(async context =>
         {
             var (request, status, error) = await ReadAsync(context, json.LogoutRequest, maxBody, optional: true);
             if (error is not null)
@@ -54,13 +54,13 @@ internal static class AuthEndpoints
             }
 
             await WriteNoContentAsync(context, await service.LogoutAsync(context.GetCaller()!, request?.RefreshToken, context.RequestAborted));
-        }).RequireRole(Role.Viewer);
+        })).RequireRole(Role.Viewer);
 
-        app.MapGet("/v1/users/me", async context =>
-            await WriteAsync(context, await service.MeAsync(context.GetCaller()!, context.RequestAborted), json.UserResponse))
+        app.MapGet("/v1/users/me", Guard(async context =>
+            await WriteAsync(context, await service.MeAsync(context.GetCaller()!, context.RequestAborted), json.UserResponse)))
             .RequireRole(Role.Viewer);
 
-        app.MapPost("/v1/users/me/password", async context =>
+        app.MapPost("/v1/users/me/password", Guard(async context =>
         {
             var (request, status, error) = await ReadAsync(context, json.ChangePasswordRequest, maxBody);
             if (request is null)
@@ -70,13 +70,13 @@ internal static class AuthEndpoints
             }
 
             await WriteNoContentAsync(context, await service.ChangePasswordAsync(context.GetCaller()!, request, context.RequestAborted));
-        }).RequireRole(Role.Viewer);
+        })).RequireRole(Role.Viewer);
 
-        app.MapGet("/v1/users", async context =>
-            await WriteAsync(context, Outcome<UserListResponse>.Ok(await service.ListUsersAsync(context.RequestAborted)), json.UserListResponse))
+        app.MapGet("/v1/users", Guard(async context =>
+            await WriteAsync(context, Outcome<UserListResponse>.Ok(await service.ListUsersAsync(context.RequestAborted)), json.UserListResponse)))
             .RequireRole(Role.Admin);
 
-        app.MapPost("/v1/users", async context =>
+        app.MapPost("/v1/users", Guard(async context =>
         {
             var (request, status, error) = await ReadAsync(context, json.CreateUserRequest, maxBody);
             if (request is null)
@@ -87,9 +87,9 @@ internal static class AuthEndpoints
 
             var outcome = await service.CreateUserAsync(request, context.RequestAborted);
             await WriteAsync(context, outcome, json.UserResponse, StatusCodes.Status201Created);
-        }).RequireRole(Role.Admin);
+        })).RequireRole(Role.Admin);
 
-        app.MapGet("/v1/users/{id}", async context =>
+        app.MapGet("/v1/users/{id}", Guard(async context =>
         {
             if (!TryId(context, "user", out var id, out var problem))
             {
@@ -98,9 +98,9 @@ internal static class AuthEndpoints
             }
 
             await WriteAsync(context, await service.GetUserAsync(id, context.RequestAborted), json.UserResponse);
-        }).RequireRole(Role.Admin);
+        })).RequireRole(Role.Admin);
 
-        app.MapMethods("/v1/users/{id}", [HttpMethods.Patch], async context =>
+        app.MapMethods("/v1/users/{id}", [HttpMethods.Patch], Guard(async context =>
         {
             if (!TryId(context, "user", out var id, out var problem))
             {
@@ -116,9 +116,9 @@ internal static class AuthEndpoints
             }
 
             await WriteAsync(context, await service.UpdateUserAsync(id, request, context.RequestAborted), json.UserResponse);
-        }).RequireRole(Role.Admin);
+        })).RequireRole(Role.Admin);
 
-        app.MapDelete("/v1/users/{id}", async context =>
+        app.MapDelete("/v1/users/{id}", Guard(async context =>
         {
             if (!TryId(context, "user", out var id, out var problem))
             {
@@ -127,13 +127,13 @@ internal static class AuthEndpoints
             }
 
             await WriteNoContentAsync(context, await service.DeleteUserAsync(id, context.RequestAborted));
-        }).RequireRole(Role.Admin);
+        })).RequireRole(Role.Admin);
 
-        app.MapGet("/v1/keys", async context =>
-            await WriteAsync(context, Outcome<KeyListResponse>.Ok(await service.ListKeysAsync(context.RequestAborted)), json.KeyListResponse))
+        app.MapGet("/v1/keys", Guard(async context =>
+            await WriteAsync(context, Outcome<KeyListResponse>.Ok(await service.ListKeysAsync(context.RequestAborted)), json.KeyListResponse)))
             .RequireRole(Role.Admin);
 
-        app.MapPost("/v1/keys", async context =>
+        app.MapPost("/v1/keys", Guard(async context =>
         {
             var (request, status, error) = await ReadAsync(context, json.CreateKeyRequest, maxBody);
             if (request is null)
@@ -144,9 +144,9 @@ internal static class AuthEndpoints
 
             var outcome = await service.CreateKeyAsync(context.GetCaller()!, request, context.RequestAborted);
             await WriteAsync(context, outcome, json.KeyResponse, StatusCodes.Status201Created);
-        }).RequireRole(Role.Admin);
+        })).RequireRole(Role.Admin);
 
-        app.MapDelete("/v1/keys/{id}", async context =>
+        app.MapDelete("/v1/keys/{id}", Guard(async context =>
         {
             if (!TryId(context, "key", out var id, out var problem))
             {
@@ -155,8 +155,28 @@ internal static class AuthEndpoints
             }
 
             await WriteNoContentAsync(context, await service.RevokeKeyAsync(id, context.RequestAborted));
-        }).RequireRole(Role.Admin);
+        })).RequireRole(Role.Admin);
     }
+
+    /// <summary>
+    /// The identity store being unreachable is a 503 with <c>Retry-After</c>, never a 500: the
+    /// client may retry, and issued tokens keep serving meanwhile (docs/RUNBOOK.md, "Dependencies").
+    /// </summary>
+    private static RequestDelegate Guard(RequestDelegate handler) => async context =>
+    {
+        try
+        {
+            await handler(context);
+        }
+        catch (Storage.StoreUnavailableException ex)
+        {
+            context.Response.Headers.RetryAfter = StoreRetryAfterSeconds;
+            await HttpErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ex.Message);
+        }
+    };
+
+    /// <summary>What a 503 for an unreachable store tells the client to wait (the store is probed every second while down).</summary>
+    internal const string StoreRetryAfterSeconds = "2";
 
     private static bool TryId(HttpContext context, string what, out long id, out string problem)
     {

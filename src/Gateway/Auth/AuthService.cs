@@ -167,9 +167,10 @@ internal sealed partial class AuthService(
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var row in await store.RevokeFamilyAsync(familyId, nowMs, cancellationToken))
         {
-            if (row.AccessExpiresAt * 1000 > nowMs)
+            var accessExpiresMs = UnixTime.StoredToMilliseconds(row.AccessExpiresAt);
+            if (accessExpiresMs > nowMs)
             {
-                await revocations.RevokeTokenAsync(row.AccessJti, row.AccessExpiresAt, cancellationToken);
+                await revocations.RevokeTokenAsync(row.AccessJti, UnixTime.ToSecondsRoundingUp(accessExpiresMs), cancellationToken);
             }
         }
     }
@@ -189,7 +190,7 @@ internal sealed partial class AuthService(
                 FamilyId = familyId,
                 UserId = user.Id,
                 AccessJti = claims.Jti,
-                AccessExpiresAt = claims.Expires,
+                AccessExpiresAt = UnixTime.ToMilliseconds(claims.Expires),
                 CreatedAt = now.ToUnixTimeMilliseconds(),
                 ExpiresAt = now.AddDays(options.RefreshTokenDays).ToUnixTimeMilliseconds(),
             },

@@ -58,8 +58,11 @@ internal static class AuthSetup
         services.AddHostedService(static provider => provider.GetRequiredService<AuthStartup>());
         services.AddHostedService(static provider => provider.GetRequiredService<RevocationService>());
         services.AddHostedService<AuthMaintenance>();
+        services.AddSingleton<StoreHealthMonitor>();
+        services.AddHostedService(static provider => provider.GetRequiredService<StoreHealthMonitor>());
         services.AddSingleton<IReadinessCheck>(static provider => provider.GetRequiredService<AuthStartup>());
         services.AddSingleton<IReadinessCheck>(static provider => provider.GetRequiredService<RevocationService>());
+        services.AddSingleton<IReadinessCheck>(static provider => provider.GetRequiredService<StoreHealthMonitor>());
     }
 
     /// <summary>Routing first (so the endpoint and its access rule are known), then the auth middleware.</summary>

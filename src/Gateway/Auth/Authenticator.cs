@@ -164,7 +164,17 @@ internal sealed class Authenticator
             return AuthResult.Unauthorized("the API key is invalid");
         }
 
-        var record = await _store.FindApiKeyAsync(id, cancellationToken);
+        ApiKeyRecord? record;
+        try
+        {
+            record = await _store.FindApiKeyAsync(id, cancellationToken);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            // Keys seen before are cached and keep working; a new one cannot be checked now.
+            return AuthResult.Unavailable(ex.Message);
+        }
+
         if (record is null
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(record.SecretHash), Encoding.ASCII.GetBytes(hash))
             || !Roles.TryParse(record.Role.AsSpan(), out var role))

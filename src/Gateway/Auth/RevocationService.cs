@@ -23,6 +23,7 @@ internal sealed partial class RevocationService(
 
     private volatile bool _healthy = !redis.Enabled;
     private volatile bool _subscribed;
+    private bool _waitingForStore;
     private readonly RedisChannel _channel = RedisChannel.Literal(redis.Options.Channel);
 
     /// <summary>
@@ -31,8 +32,17 @@ internal sealed partial class RevocationService(
     /// </summary>
     public bool Healthy => _healthy;
 
-    /// <summary>Why revocation checks cannot be trusted now, or null.</summary>
-    public string? NotReadyReason => _healthy ? null : "the revocation feed (Redis) is unavailable";
+    /// <summary>
+    /// Why revocation checks cannot be trusted now, or null. Only when failing closed: then every
+    /// authenticated request answers 503, so the load balancer may as well know. Failing open,
+    /// the replica serves and stays ready (a shared Redis must not drain every replica at once).
+    /// </summary>
+    public string? NotReadyReason => _healthy || !options.FailClosed ? null : "the revocation feed (Redis) is unavailable";
+
+    /// <summary>Failing open without the feed: serving, but revocations from other replicas wait for Redis or the next resync.</summary>
+    public string? DegradedReason => _healthy || options.FailClosed
+        ? null
+        : "the revocation feed (Redis) is unavailable; serving with the deny set as it was (Auth:RevocationFailure=open)";
 
     /// <summary>Loads the deny set before the server takes requests.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -70,6 +80,10 @@ internal sealed partial class RevocationService(
             {
                 return;
             }
+            catch (StoreUnavailableException)
+            {
+                // The store's outage is reported by its monitor; the deny set in memory stays as it is.
+            }
             catch (Exception ex)
             {
                 Log.LoopFailed(logger, ex);
@@ -85,7 +99,9 @@ internal sealed partial class RevocationService(
             await TrySubscribeAsync();
         }
 
-        var up = _subscribed && multiplexer is not null && multiplexer.IsConnected && multiplexer.GetSubscriber().IsConnected(_channel);
+        // Connected is not enough: a paused Redis keeps its connections open and answers nothing.
+        var up = _subscribed && multiplexer is not null && multiplexer.IsConnected && multiplexer.GetSubscriber().IsConnected(_channel)
+            && await redis.ProbeAsync();
         if (!up)
         {
             if (_healthy)
@@ -100,7 +116,23 @@ internal sealed partial class RevocationService(
         if (!_healthy)
         {
             // Anything published while this replica was away is in the store: reload before trusting the list again.
-            await ResyncAsync(cancellationToken);
+            try
+            {
+                await ResyncAsync(cancellationToken);
+            }
+            catch (StoreUnavailableException)
+            {
+                // Without the store nothing missed can be recovered: the feed stays lost until both are back.
+                if (!_waitingForStore)
+                {
+                    _waitingForStore = true;
+                    Log.ResyncWaitsForStore(logger);
+                }
+
+                return;
+            }
+
+            _waitingForStore = false;
             _healthy = true;
             Log.FeedRestored(logger);
         }
@@ -125,7 +157,7 @@ internal sealed partial class RevocationService(
             });
             _subscribed = true;
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             Log.SubscribeFailed(logger, ex.Message);
         }
@@ -135,9 +167,9 @@ internal sealed partial class RevocationService(
     public async Task ResyncAsync(CancellationToken cancellationToken)
     {
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var token in await store.ListRevokedTokensAsync(nowMs / 1000, cancellationToken))
+        foreach (var token in await store.ListRevokedTokensAsync(nowMs, cancellationToken))
         {
-            list.RevokeToken(token.Jti, token.ExpiresAt);
+            list.RevokeToken(token.Jti, UnixTime.ToSecondsRoundingUp(token.ExpiresAt));
         }
 
         foreach (var user in await store.ListUserGenerationsAsync(cancellationToken))
@@ -153,10 +185,10 @@ internal sealed partial class RevocationService(
         list.Purge(nowMs / 1000);
     }
 
-    /// <summary>Revokes one access token everywhere (<paramref name="expiresAt"/> in Unix seconds).</summary>
+    /// <summary>Revokes one access token everywhere (<paramref name="expiresAt"/> in Unix seconds, its <c>exp</c>).</summary>
     public async Task RevokeTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken)
     {
-        await store.AddRevokedTokenAsync(jti, expiresAt, cancellationToken);
+        await store.AddRevokedTokenAsync(jti, UnixTime.ToMilliseconds(expiresAt), cancellationToken);
         list.RevokeToken(jti, expiresAt);
         await PublishAsync(RevocationList.TokenMessage(jti, expiresAt));
     }
@@ -202,13 +234,26 @@ internal sealed partial class RevocationService(
             return;
         }
 
+        // The revocation is saved and applied here already: whatever happens to the publish, the
+        // caller's request succeeded. Other replicas pick it up at their next resync, or when
+        // Redis returns (a replica reloads the deny set from the store before trusting it again).
+        if (!redis.IsUsable)
+        {
+            Log.PublishFailed(logger, "Redis is unavailable or not answering");
+            return;
+        }
+
         try
         {
             await multiplexer.GetSubscriber().PublishAsync(_channel, message);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            // The store has it: other replicas pick it up at their next resync or when Redis returns.
+            if (ex is TimeoutException)
+            {
+                redis.ReportUnresponsive();
+            }
+
             Log.PublishFailed(logger, ex.Message);
         }
     }
@@ -232,5 +277,8 @@ internal sealed partial class RevocationService(
 
         [LoggerMessage(525, LogLevel.Error, "Revocation maintenance failed; retrying")]
         public static partial void LoopFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(526, LogLevel.Warning, "Redis is back but the identity store is not: the deny set cannot be reloaded, so the revocation feed stays lost until it is")]
+        public static partial void ResyncWaitsForStore(ILogger logger);
     }
 }

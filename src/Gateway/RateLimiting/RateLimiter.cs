@@ -11,7 +11,7 @@ internal readonly record struct RateDecision(bool Allowed, int Limit, int Remain
 /// <summary>
 /// Token buckets. With Redis, one Lua script reads, refills and takes from the bucket
 /// atomically on the server (its clock, so replicas with skewed clocks agree); without Redis,
-/// or while it is down, buckets in this process apply.
+/// or while it is down or does not answer, buckets in this process apply. It never throws.
 /// </summary>
 internal sealed partial class RateLimiter(RedisConnection redis, TimeProvider time, ILogger<RateLimiter> logger)
 {
@@ -50,7 +50,7 @@ internal sealed partial class RateLimiter(RedisConnection redis, TimeProvider ti
     public ValueTask<RateDecision> AcquireAsync(string key, RateRule rule)
     {
         var multiplexer = redis.Multiplexer;
-        if (multiplexer is not null && multiplexer.IsConnected)
+        if (multiplexer is not null && redis.IsUsable)
         {
             return AcquireRedisAsync(multiplexer, key, rule);
         }
@@ -74,8 +74,15 @@ internal sealed partial class RateLimiter(RedisConnection redis, TimeProvider ti
                 return Decide(allowed, rule, remaining, waitMs);
             }
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            // A slow Redis ends in RedisTimeoutException, a TimeoutException: stop waiting on it
+            // (until a PING answers again) and answer from this process's buckets.
+            if (ex is TimeoutException)
+            {
+                redis.ReportUnresponsive();
+            }
+
             if (Interlocked.Increment(ref _redisFailures) % 1000 == 1)
             {
                 Log.RedisFailed(logger, ex.Message);

@@ -7,9 +7,25 @@ namespace Gateway.Redis;
 /// blocks start-up: when Redis is down the gateway starts, reports not ready, and the
 /// multiplexer keeps reconnecting in the background.
 /// </summary>
-internal sealed partial class RedisConnection(RedisOptions options, ILogger<RedisConnection> logger) : IAsyncDisposable
+/// <remarks>
+/// A connected Redis may still not answer (paused, swapping, overloaded): its commands then end
+/// in <see cref="RedisTimeoutException"/>, which is a <see cref="TimeoutException"/>, not a
+/// <see cref="RedisException"/>. <see cref="ProbeAsync"/> (a PING with a short timeout, run by
+/// the revocation service every second) and <see cref="ReportUnresponsive"/> (a command timed
+/// out) mark it unusable, so callers stop waiting on it until a PING answers again.
+/// </remarks>
+internal sealed partial class RedisConnection(RedisOptions options, ILogger<RedisConnection> logger, TimeProvider? time = null) : IAsyncDisposable
 {
+    /// <summary>How long a PING may take before Redis counts as not answering.</summary>
+    public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often <see cref="ProbeAsync"/> sends a PING (between, it answers from the last one).</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private ConnectionMultiplexer? _multiplexer;
+    private volatile bool _responsive = true;
+    private long _lastProbe;
 
     public bool Enabled => options.Enabled;
 
@@ -19,6 +35,55 @@ internal sealed partial class RedisConnection(RedisOptions options, ILogger<Redi
     public ConnectionMultiplexer? Multiplexer => _multiplexer;
 
     public bool IsConnected => _multiplexer?.IsConnected == true;
+
+    /// <summary>Connected, and the last PING or command did not time out: worth sending a command to.</summary>
+    public bool IsUsable => _responsive && _multiplexer?.IsConnected == true;
+
+    /// <summary>A command timed out: treat Redis as not answering until the next PING does.</summary>
+    public void ReportUnresponsive()
+    {
+        if (_responsive)
+        {
+            _responsive = false;
+            Log.Unresponsive(logger);
+        }
+    }
+
+    /// <summary>
+    /// True when Redis is connected and answers a PING within <see cref="ProbeTimeout"/>. Sends at
+    /// most one PING per <see cref="ProbeInterval"/>; between, answers from the last one.
+    /// </summary>
+    public async ValueTask<bool> ProbeAsync()
+    {
+        var multiplexer = _multiplexer;
+        if (multiplexer is null || !multiplexer.IsConnected)
+        {
+            return false;
+        }
+
+        var now = _time.GetTimestamp();
+        if (_lastProbe != 0 && _time.GetElapsedTime(_lastProbe, now) < ProbeInterval)
+        {
+            return _responsive;
+        }
+
+        _lastProbe = now;
+        try
+        {
+            await multiplexer.GetDatabase().PingAsync().WaitAsync(ProbeTimeout, _time);
+            if (!_responsive)
+            {
+                _responsive = true;
+                Log.Responsive(logger);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ReportUnresponsive();
+        }
+
+        return _responsive;
+    }
 
     public async Task ConnectAsync(string? password)
     {
@@ -68,5 +133,11 @@ internal sealed partial class RedisConnection(RedisOptions options, ILogger<Redi
 
         [LoggerMessage(602, LogLevel.Warning, "Redis is not reachable at start-up; the gateway reports not ready until it is")]
         public static partial void NotConnected(ILogger logger);
+
+        [LoggerMessage(603, LogLevel.Warning, "Redis is connected but does not answer in time; it is not used until a PING answers again")]
+        public static partial void Unresponsive(ILogger logger);
+
+        [LoggerMessage(604, LogLevel.Information, "Redis answers again")]
+        public static partial void Responsive(ILogger logger);
     }
 }

@@ -3,12 +3,22 @@ namespace Gateway.Storage;
 /// <summary>
 /// Where identities live: users, refresh tokens, revoked access tokens and API keys. One
 /// interface, two implementations: PostgreSQL for shared deployments and SQLite for a single
-/// embedded node. Every call uses parameters; no value is ever spliced into SQL text.
+/// embedded node. Every call uses parameters; no value is ever spliced into SQL text. Every time,
+/// stored or passed (<c>now</c>, <c>expiresAt</c>), is in Unix milliseconds (<see cref="UnixTime"/>).
 /// </summary>
 internal interface IAuthStore : IAsyncDisposable
 {
     /// <summary><c>postgres</c> or <c>sqlite</c>.</summary>
     string Kind { get; }
+
+    /// <summary>
+    /// Whether the database is reachable. Every other call throws <see cref="StoreUnavailableException"/>
+    /// when it is not (at once while it is known to be down).
+    /// </summary>
+    StoreHealth Health { get; }
+
+    /// <summary>A cheap round trip (<c>SELECT 1</c>), for <see cref="StoreHealthMonitor"/>; throws the provider's error.</summary>
+    Task PingAsync(CancellationToken cancellationToken);
 
     /// <summary>Applies the versioned migrations not yet applied (safe when replicas start together).</summary>
     Task MigrateAsync(CancellationToken cancellationToken);
@@ -46,8 +56,10 @@ internal interface IAuthStore : IAsyncDisposable
     /// <summary>Revokes every token of a family; returns the family's rows (to revoke their access tokens).</summary>
     Task<List<RefreshTokenRecord>> RevokeFamilyAsync(string familyId, long now, CancellationToken cancellationToken);
 
+    /// <summary>Keeps a revoked access token's id until <paramref name="expiresAt"/> (Unix milliseconds), when the token expires anyway.</summary>
     Task AddRevokedTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken);
 
+    /// <summary>The revoked access tokens that expire after <paramref name="now"/> (Unix milliseconds, as are their expiries).</summary>
     Task<List<RevokedTokenRecord>> ListRevokedTokensAsync(long now, CancellationToken cancellationToken);
 
     Task<List<UserGenerationRecord>> ListUserGenerationsAsync(CancellationToken cancellationToken);

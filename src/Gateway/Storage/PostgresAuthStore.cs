@@ -21,6 +21,7 @@ internal sealed class PostgresAuthStore : SqlAuthStore
     /// <param name="secrets">Supplies <c>Storage:PostgresPassword</c>, read again every few minutes so a rotated password is picked up for new connections.</param>
     /// <param name="time">The clock for migration timestamps.</param>
     public PostgresAuthStore(string connectionString, Secrets.SecretChain? secrets, TimeProvider time)
+        : base("postgres", time)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         if (secrets is not null && string.IsNullOrEmpty(builder.ConnectionStringBuilder.Password))
@@ -39,6 +40,26 @@ internal sealed class PostgresAuthStore : SqlAuthStore
 
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken);
+
+    protected override bool IsOutage(Exception exception) => IsUnreachable(exception);
+
+    /// <summary>
+    /// The database cannot be reached: a connection refused, cut or timed out (Npgsql's own
+    /// exceptions), or the server refusing work for now (connection errors, class 08; shutdown
+    /// and start-up, 57P01 to 57P03; out of resources, 53; system errors, 58). A constraint
+    /// violation or bad SQL is a bug, not an outage, and stays a 500.
+    /// </summary>
+    internal static bool IsUnreachable(Exception exception) => exception switch
+    {
+        PostgresException postgres => postgres.IsTransient
+            || postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
+            || postgres.SqlState.StartsWith("53", StringComparison.Ordinal)
+            || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal)
+            || postgres.SqlState.StartsWith("58", StringComparison.Ordinal),
+        NpgsqlException => true,
+        System.Net.Sockets.SocketException or TimeoutException or IOException => true,
+        _ => false,
+    };
 
     public override async Task MigrateAsync(CancellationToken cancellationToken)
     {

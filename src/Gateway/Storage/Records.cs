@@ -21,7 +21,7 @@ internal sealed class UserRecord
     public long UpdatedAt { get; set; }
 }
 
-/// <summary>A refresh token row: only the SHA-256 of the token is stored.</summary>
+/// <summary>A refresh token row: only the SHA-256 of the token is stored. Times are Unix milliseconds.</summary>
 internal sealed class RefreshTokenRecord
 {
     public string TokenHash { get; set; } = string.Empty;
@@ -34,6 +34,7 @@ internal sealed class RefreshTokenRecord
     /// <summary>The access token issued with this refresh token, revoked with the family.</summary>
     public string AccessJti { get; set; } = string.Empty;
 
+    /// <summary>When that access token expires (milliseconds, like every stored time; its <c>exp</c> claim is in seconds).</summary>
     public long AccessExpiresAt { get; set; }
 
     public long CreatedAt { get; set; }
@@ -50,6 +51,7 @@ internal sealed class RevokedTokenRecord
 {
     public string Jti { get; set; } = string.Empty;
 
+    /// <summary>Unix milliseconds (seconds before migration 0002: the unit mismatch that let the maintenance pass purge every revocation).</summary>
     public long ExpiresAt { get; set; }
 }
 
@@ -61,7 +63,7 @@ internal sealed class UserGenerationRecord
     public long TokenGeneration { get; set; }
 }
 
-/// <summary>An API key row: only the SHA-256 of the secret part is stored.</summary>
+/// <summary>An API key row: only the SHA-256 of the secret part is stored. Times are Unix milliseconds.</summary>
 internal sealed class ApiKeyRecord
 {
     public long Id { get; set; }

@@ -23,228 +23,271 @@ internal abstract class SqlAuthStore : IAuthStore
         "id, name, secret_hash AS secrethash, role, rate_per_second AS ratepersecond, rate_burst AS rateburst, created_by AS createdby, " +
         "created_at AS createdat, revoked_at AS revokedat";
 
+    protected SqlAuthStore(string kind, TimeProvider time)
+    {
+        Health = new StoreHealth(kind, time);
+    }
+
     public abstract string Kind { get; }
+
+    public StoreHealth Health { get; }
 
     /// <summary>An open connection (pooled by the provider).</summary>
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>True when <paramref name="exception"/> means the database cannot be reached (not a bug or a constraint).</summary>
+    protected abstract bool IsOutage(Exception exception);
 
     public abstract Task MigrateAsync(CancellationToken cancellationToken);
 
     public abstract ValueTask DisposeAsync();
 
-    public async Task<int> SchemaVersionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="work"/> on a pooled connection. A failure that means the database is
+    /// unreachable becomes <see cref="StoreUnavailableException"/> and marks the store unavailable;
+    /// while it is, calls fail at once (the monitor's probe alone brings it back).
+    /// </summary>
+    protected async Task<T> RunAsync<T>(Func<DbConnection, Task<T>> work, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.ExecuteScalarAsync<int>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    }
-
-    public async Task<UserRecord?> FindUserByNameAsync(string username, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.QueryFirstOrDefaultAsync<UserRecord>(
-            $"SELECT {UserColumns} FROM users WHERE username = @username AND deleted_at IS NULL", new { username });
-    }
-
-    public async Task<UserRecord?> FindUserAsync(long id, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.QueryFirstOrDefaultAsync<UserRecord>(
-            $"SELECT {UserColumns} FROM users WHERE id = @id AND deleted_at IS NULL", new { id });
-    }
-
-    public async Task<List<UserRecord>> ListUsersAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<UserRecord>($"SELECT {UserColumns} FROM users WHERE deleted_at IS NULL ORDER BY id");
-        return AsList(rows);
-    }
-
-    public async Task<long> CountUsersAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL");
-    }
-
-    public async Task<UserRecord?> CreateUserAsync(string username, string passwordHash, string role, long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.QueryFirstOrDefaultAsync<UserRecord>(
-            $"""
-            INSERT INTO users (username, password_hash, role, disabled, token_generation, created_at, updated_at)
-            VALUES (@username, @passwordHash, @role, @disabled, 0, @now, @now)
-            ON CONFLICT (username) WHERE deleted_at IS NULL DO NOTHING
-            RETURNING {UserColumns}
-            """,
-            new { username, passwordHash, role, disabled = false, now });
-    }
-
-    public async Task<bool> UpdateUserAsync(UserRecord user, long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.ExecuteAsync(
-            """
-            UPDATE users SET role = @role, disabled = @disabled, password_hash = @passwordHash, updated_at = @now
-            WHERE id = @id AND deleted_at IS NULL
-            """,
-            new { role = user.Role, disabled = user.Disabled, passwordHash = user.PasswordHash, now, id = user.Id });
-        return rows == 1;
-    }
-
-    public async Task<long?> EndSessionsAsync(long userId, long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var generation = await connection.QueryFirstOrDefaultAsync<long?>(
-            """
-            UPDATE users SET token_generation = token_generation + 1, updated_at = @now
-            WHERE id = @userId AND deleted_at IS NULL
-            RETURNING token_generation
-            """,
-            new { userId, now }, transaction);
-        if (generation is not null)
+        Health.ThrowIfUnavailable();
+        try
         {
-            await connection.ExecuteAsync(
-                "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
-                new { userId, now }, transaction);
+            await using var connection = await OpenAsync(cancellationToken);
+            return await work(connection);
         }
-
-        await transaction.CommitAsync(cancellationToken);
-        return generation;
-    }
-
-    public async Task<long?> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var generation = await connection.QueryFirstOrDefaultAsync<long?>(
-            """
-            UPDATE users SET token_generation = token_generation + 1, disabled = @disabled, deleted_at = @now, updated_at = @now
-            WHERE id = @userId AND deleted_at IS NULL
-            RETURNING token_generation
-            """,
-            new { userId, now, disabled = true }, transaction);
-        if (generation is not null)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsOutage(ex))
         {
-            await connection.ExecuteAsync(
-                "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
-                new { userId, now }, transaction);
+            Health.ReportFailure(ex.Message);
+            throw new StoreUnavailableException(Kind, ex);
         }
-
-        await transaction.CommitAsync(cancellationToken);
-        return generation;
     }
 
-    public async Task InsertRefreshTokenAsync(RefreshTokenRecord token, CancellationToken cancellationToken)
+    protected Task RunAsync(Func<DbConnection, Task> work, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection =>
+            {
+                await work(connection);
+                return true;
+            },
+            cancellationToken);
+
+    public async Task PingAsync(CancellationToken cancellationToken)
     {
+        // Not through RunAsync: the probe must reach the database even while calls fail fast.
         await using var connection = await OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(
-            """
-            INSERT INTO refresh_tokens (token_hash, family_id, user_id, access_jti, access_expires_at, created_at, expires_at)
-            VALUES (@TokenHash, @FamilyId, @UserId, @AccessJti, @AccessExpiresAt, @CreatedAt, @ExpiresAt)
-            """,
-            token);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1";
+        await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    public async Task<RefreshTokenRecord?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.QueryFirstOrDefaultAsync<RefreshTokenRecord>(
-            $"SELECT {RefreshColumns} FROM refresh_tokens WHERE token_hash = @tokenHash", new { tokenHash });
-    }
+    public Task<int> SchemaVersionAsync(CancellationToken cancellationToken) =>
+        RunAsync(static connection => connection.ExecuteScalarAsync<int>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"), cancellationToken);
 
-    public async Task<bool> SpendRefreshTokenAsync(string tokenHash, long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.ExecuteAsync(
-            "UPDATE refresh_tokens SET used_at = @now WHERE token_hash = @tokenHash AND used_at IS NULL AND revoked_at IS NULL",
-            new { tokenHash, now });
-        return rows == 1;
-    }
+    public Task<UserRecord?> FindUserByNameAsync(string username, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.QueryFirstOrDefaultAsync<UserRecord>(
+                $"SELECT {UserColumns} FROM users WHERE username = @username AND deleted_at IS NULL", new { username }),
+            cancellationToken);
 
-    public async Task<List<RefreshTokenRecord>> RevokeFamilyAsync(string familyId, long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(
-            "UPDATE refresh_tokens SET revoked_at = @now WHERE family_id = @familyId AND revoked_at IS NULL", new { familyId, now });
-        var rows = await connection.QueryAsync<RefreshTokenRecord>(
-            $"SELECT {RefreshColumns} FROM refresh_tokens WHERE family_id = @familyId", new { familyId });
-        return AsList(rows);
-    }
+    public Task<UserRecord?> FindUserAsync(long id, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.QueryFirstOrDefaultAsync<UserRecord>(
+                $"SELECT {UserColumns} FROM users WHERE id = @id AND deleted_at IS NULL", new { id }),
+            cancellationToken);
 
-    public async Task AddRevokedTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(
-            "INSERT INTO revoked_tokens (jti, expires_at) VALUES (@jti, @expiresAt) ON CONFLICT (jti) DO NOTHING", new { jti, expiresAt });
-    }
+    public Task<List<UserRecord>> ListUsersAsync(CancellationToken cancellationToken) =>
+        RunAsync(
+            static async connection => AsList(await connection.QueryAsync<UserRecord>($"SELECT {UserColumns} FROM users WHERE deleted_at IS NULL ORDER BY id")),
+            cancellationToken);
 
-    public async Task<List<RevokedTokenRecord>> ListRevokedTokensAsync(long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<RevokedTokenRecord>(
-            "SELECT jti, expires_at AS expiresat FROM revoked_tokens WHERE expires_at > @now", new { now });
-        return AsList(rows);
-    }
+    public Task<long> CountUsersAsync(CancellationToken cancellationToken) =>
+        RunAsync(static connection => connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL"), cancellationToken);
 
-    public async Task<List<UserGenerationRecord>> ListUserGenerationsAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<UserGenerationRecord>(
-            "SELECT id, token_generation AS tokengeneration FROM users WHERE token_generation > 0");
-        return AsList(rows);
-    }
+    public Task<UserRecord?> CreateUserAsync(string username, string passwordHash, string role, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.QueryFirstOrDefaultAsync<UserRecord>(
+                $"""
+                INSERT INTO users (username, password_hash, role, disabled, token_generation, created_at, updated_at)
+                VALUES (@username, @passwordHash, @role, @disabled, 0, @now, @now)
+                ON CONFLICT (username) WHERE deleted_at IS NULL DO NOTHING
+                RETURNING {UserColumns}
+                """,
+                new { username, passwordHash, role, disabled = false, now }),
+            cancellationToken);
 
-    public async Task PurgeExpiredAsync(long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await connection.ExecuteAsync("DELETE FROM revoked_tokens WHERE expires_at <= @now", new { now });
-        await connection.ExecuteAsync("DELETE FROM refresh_tokens WHERE expires_at <= @now", new { now });
-    }
+    public Task<bool> UpdateUserAsync(UserRecord user, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection => await connection.ExecuteAsync(
+                """
+                UPDATE users SET role = @role, disabled = @disabled, password_hash = @passwordHash, updated_at = @now
+                WHERE id = @id AND deleted_at IS NULL
+                """,
+                new { role = user.Role, disabled = user.Disabled, passwordHash = user.PasswordHash, now, id = user.Id }) == 1,
+            cancellationToken);
 
-    public async Task<ApiKeyRecord> CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.QuerySingleAsync<ApiKeyRecord>(
-            $"""
-            INSERT INTO api_keys (name, secret_hash, role, rate_per_second, rate_burst, created_by, created_at)
-            VALUES (@Name, @SecretHash, @Role, @RatePerSecond, @RateBurst, @CreatedBy, @CreatedAt)
-            RETURNING {KeyColumns}
-            """,
-            key);
-    }
+    public Task<long?> EndSessionsAsync(long userId, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                var generation = await connection.QueryFirstOrDefaultAsync<long?>(
+                    """
+                    UPDATE users SET token_generation = token_generation + 1, updated_at = @now
+                    WHERE id = @userId AND deleted_at IS NULL
+                    RETURNING token_generation
+                    """,
+                    new { userId, now }, transaction);
+                if (generation is not null)
+                {
+                    await connection.ExecuteAsync(
+                        "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
+                        new { userId, now }, transaction);
+                }
 
-    public async Task<ApiKeyRecord?> FindApiKeyAsync(long id, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.QueryFirstOrDefaultAsync<ApiKeyRecord>($"SELECT {KeyColumns} FROM api_keys WHERE id = @id", new { id });
-    }
+                await transaction.CommitAsync(cancellationToken);
+                return generation;
+            },
+            cancellationToken);
 
-    public async Task<List<ApiKeyRecord>> ListApiKeysAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<ApiKeyRecord>($"SELECT {KeyColumns} FROM api_keys ORDER BY id");
-        return AsList(rows);
-    }
+    public Task<long?> DeleteUserAsync(long userId, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                var generation = await connection.QueryFirstOrDefaultAsync<long?>(
+                    """
+                    UPDATE users SET token_generation = token_generation + 1, disabled = @disabled, deleted_at = @now, updated_at = @now
+                    WHERE id = @userId AND deleted_at IS NULL
+                    RETURNING token_generation
+                    """,
+                    new { userId, now, disabled = true }, transaction);
+                if (generation is not null)
+                {
+                    await connection.ExecuteAsync(
+                        "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL",
+                        new { userId, now }, transaction);
+                }
 
-    public async Task<bool> RevokeApiKeyAsync(long id, long now, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.ExecuteAsync("UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL", new { id, now });
-        return rows == 1;
-    }
+                await transaction.CommitAsync(cancellationToken);
+                return generation;
+            },
+            cancellationToken);
 
-    public async Task<List<long>> ListRevokedApiKeyIdsAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<long>("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL");
-        return AsList(rows);
-    }
+    public Task InsertRefreshTokenAsync(RefreshTokenRecord token, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.ExecuteAsync(
+                """
+                INSERT INTO refresh_tokens (token_hash, family_id, user_id, access_jti, access_expires_at, created_at, expires_at)
+                VALUES (@TokenHash, @FamilyId, @UserId, @AccessJti, @AccessExpiresAt, @CreatedAt, @ExpiresAt)
+                """,
+                token),
+            cancellationToken);
+
+    public Task<RefreshTokenRecord?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.QueryFirstOrDefaultAsync<RefreshTokenRecord>(
+                $"SELECT {RefreshColumns} FROM refresh_tokens WHERE token_hash = @tokenHash", new { tokenHash }),
+            cancellationToken);
+
+    public Task<bool> SpendRefreshTokenAsync(string tokenHash, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection => await connection.ExecuteAsync(
+                "UPDATE refresh_tokens SET used_at = @now WHERE token_hash = @tokenHash AND used_at IS NULL AND revoked_at IS NULL",
+                new { tokenHash, now }) == 1,
+            cancellationToken);
+
+    public Task<List<RefreshTokenRecord>> RevokeFamilyAsync(string familyId, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection =>
+            {
+                await connection.ExecuteAsync(
+                    "UPDATE refresh_tokens SET revoked_at = @now WHERE family_id = @familyId AND revoked_at IS NULL", new { familyId, now });
+                return AsList(await connection.QueryAsync<RefreshTokenRecord>(
+                    $"SELECT {RefreshColumns} FROM refresh_tokens WHERE family_id = @familyId", new { familyId }));
+            },
+            cancellationToken);
+
+    public Task AddRevokedTokenAsync(string jti, long expiresAt, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.ExecuteAsync(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (@jti, @expiresAt) ON CONFLICT (jti) DO NOTHING", new { jti, expiresAt }),
+            cancellationToken);
+
+    public Task<List<RevokedTokenRecord>> ListRevokedTokensAsync(long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection =>
+            {
+                // Rows in seconds (a previous version's, during a rolling upgrade) are read as seconds.
+                var rows = AsList(await connection.QueryAsync<RevokedTokenRecord>(
+                    "SELECT jti, expires_at AS expiresat FROM revoked_tokens WHERE expires_at > @now OR expires_at < @secondsBelow",
+                    new { now, secondsBelow = UnixTime.SecondsBelow }));
+                rows.RemoveAll(row =>
+                {
+                    row.ExpiresAt = UnixTime.StoredToMilliseconds(row.ExpiresAt);
+                    return row.ExpiresAt <= now;
+                });
+                return rows;
+            },
+            cancellationToken);
+
+    public Task<List<UserGenerationRecord>> ListUserGenerationsAsync(CancellationToken cancellationToken) =>
+        RunAsync(
+            static async connection => AsList(await connection.QueryAsync<UserGenerationRecord>(
+                "SELECT id, token_generation AS tokengeneration FROM users WHERE token_generation > 0")),
+            cancellationToken);
+
+    public Task PurgeExpiredAsync(long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection =>
+            {
+                // First rewrite what a previous version wrote in seconds (rolling upgrades), so it is not purged as long expired.
+                var secondsBelow = UnixTime.SecondsBelow;
+                await connection.ExecuteAsync(
+                    "UPDATE revoked_tokens SET expires_at = expires_at * 1000 WHERE expires_at < @secondsBelow", new { secondsBelow });
+                await connection.ExecuteAsync(
+                    "UPDATE refresh_tokens SET access_expires_at = access_expires_at * 1000 WHERE access_expires_at < @secondsBelow", new { secondsBelow });
+                await connection.ExecuteAsync("DELETE FROM revoked_tokens WHERE expires_at <= @now", new { now });
+                await connection.ExecuteAsync("DELETE FROM refresh_tokens WHERE expires_at <= @now", new { now });
+            },
+            cancellationToken);
+
+    public Task<ApiKeyRecord> CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.QuerySingleAsync<ApiKeyRecord>(
+                $"""
+                INSERT INTO api_keys (name, secret_hash, role, rate_per_second, rate_burst, created_by, created_at)
+                VALUES (@Name, @SecretHash, @Role, @RatePerSecond, @RateBurst, @CreatedBy, @CreatedAt)
+                RETURNING {KeyColumns}
+                """,
+                key),
+            cancellationToken);
+
+    public Task<ApiKeyRecord?> FindApiKeyAsync(long id, CancellationToken cancellationToken) =>
+        RunAsync(
+            connection => connection.QueryFirstOrDefaultAsync<ApiKeyRecord>($"SELECT {KeyColumns} FROM api_keys WHERE id = @id", new { id }),
+            cancellationToken);
+
+    public Task<List<ApiKeyRecord>> ListApiKeysAsync(CancellationToken cancellationToken) =>
+        RunAsync(
+            static async connection => AsList(await connection.QueryAsync<ApiKeyRecord>($"SELECT {KeyColumns} FROM api_keys ORDER BY id")),
+            cancellationToken);
+
+    public Task<bool> RevokeApiKeyAsync(long id, long now, CancellationToken cancellationToken) =>
+        RunAsync(
+            async connection => await connection.ExecuteAsync(
+                "UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL", new { id, now }) == 1,
+            cancellationToken);
+
+    public Task<List<long>> ListRevokedApiKeyIdsAsync(CancellationToken cancellationToken) =>
+        RunAsync(
+            static async connection => AsList(await connection.QueryAsync<long>("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL")),
+            cancellationToken);
 
     // Dapper's own AsList would pull Dapper's reflection-based SqlMapper into the AOT binary.
     private static List<T> AsList<T>(IEnumerable<T> rows) => rows as List<T> ?? new List<T>(rows);
 
     /// <summary>The dialect's migration scripts, ordered by version (embedded resources <c>NNNN_name.sql</c>).</summary>
-    protected static List<(int Version, string Name, string Sql)> LoadMigrations(string dialect)
+    internal static List<(int Version, string Name, string Sql)> LoadMigrations(string dialect)
     {
         // Resources are named Gateway.Storage.Migrations.<Dialect><separator><NNNN_name>.sql (the separator follows the build OS).
         var prefix = $"Gateway.Storage.Migrations.{dialect}";

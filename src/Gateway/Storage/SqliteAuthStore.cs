@@ -15,6 +15,7 @@ internal sealed class SqliteAuthStore : SqlAuthStore
     private readonly SemaphoreSlim _migrationLock = new(1, 1);
 
     public SqliteAuthStore(string path, TimeProvider time)
+        : base("sqlite", time)
     {
         var full = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(full);
@@ -42,6 +43,13 @@ internal sealed class SqliteAuthStore : SqlAuthStore
         await connection.ExecuteAsync("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;");
         return connection;
     }
+
+    /// <summary>
+    /// The file cannot be used for now: busy or locked past the timeout (5, 6), read-only (8),
+    /// an I/O error (10), a full disk (13), or the file cannot be opened (14).
+    /// </summary>
+    protected override bool IsOutage(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: 5 or 6 or 8 or 10 or 13 or 14 } or IOException or UnauthorizedAccessException;
 
     public override async Task MigrateAsync(CancellationToken cancellationToken)
     {

@@ -18,6 +18,12 @@ internal sealed class StorageOptions
     /// <summary>An Npgsql connection string, such as <c>Host=db;Database=gateway;Username=gateway</c>.</summary>
     public string Postgres { get; set; } = string.Empty;
 
+    /// <summary>How often the store is probed while it is available (every second while it is not).</summary>
+    public int HealthCheckSeconds { get; set; } = 5;
+
+    /// <summary>How long a probe may take before the store counts as unavailable.</summary>
+    public int HealthCheckTimeoutMilliseconds { get; set; } = 2000;
+
     public bool UsePostgres => Provider.Length == 0 ? Postgres.Length > 0 : string.Equals(Provider, "postgres", StringComparison.OrdinalIgnoreCase);
 
     public string? Validate()
@@ -37,6 +43,16 @@ internal sealed class StorageOptions
         if (!UsePostgres && string.IsNullOrWhiteSpace(SqlitePath))
         {
             return $"{SectionName}:SqlitePath must not be empty";
+        }
+
+        if (HealthCheckSeconds is < 1 or > 300)
+        {
+            return $"{SectionName}:HealthCheckSeconds must be between 1 and 300 (got {HealthCheckSeconds})";
+        }
+
+        if (HealthCheckTimeoutMilliseconds is < 100 or > 30_000)
+        {
+            return $"{SectionName}:HealthCheckTimeoutMilliseconds must be between 100 and 30000 (got {HealthCheckTimeoutMilliseconds})";
         }
 
         return null;

@@ -59,7 +59,8 @@ internal sealed class ModelsHealthCheck(ModelRepository repository, TelemetryOpt
 
 /// <summary>
 /// What the rest of the gateway reports through <see cref="IReadinessCheck"/> (the identity store
-/// and the revocation feed of the auth work): ready when none gives a reason not to be.
+/// and the revocation feed of the auth work): ready when none gives a reason not to be;
+/// <c>Degraded</c> (still 200) when one says it does not fully work but the gateway serves.
 /// </summary>
 internal sealed class DependenciesHealthCheck(IEnumerable<IReadinessCheck> checks) : IHealthCheck
 {
@@ -69,16 +70,20 @@ internal sealed class DependenciesHealthCheck(IEnumerable<IReadinessCheck> check
     {
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
         string? failure = null;
+        string? degradation = null;
         foreach (var check in _checks)
         {
             var reason = check.NotReadyReason;
-            data[check.GetType().Name] = reason ?? "ok";
+            var degraded = reason is null ? check.DegradedReason : null;
+            data[check.GetType().Name] = reason ?? (degraded is null ? "ok" : "degraded: " + degraded);
             failure ??= reason;
+            degradation ??= degraded;
         }
 
-        return Task.FromResult(failure is null
-            ? HealthCheckResult.Healthy($"{_checks.Length} dependency check(s) passing", data)
-            : HealthCheckResult.Unhealthy(failure, data: data));
+        return Task.FromResult(
+            failure is not null ? HealthCheckResult.Unhealthy(failure, data: data)
+            : degradation is not null ? HealthCheckResult.Degraded(degradation, data: data)
+            : HealthCheckResult.Healthy($"{_checks.Length} dependency check(s) passing", data));
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json;
 using Gateway.Testing;
 
 namespace Gateway.FunctionalTests.Auth;
@@ -82,7 +83,7 @@ public sealed class RedisOutageTests : IDisposable
     }
 
     [Fact]
-    public async Task RedisDown_WithFailOpen_KeepsServing()
+    public async Task RedisDown_WithFailOpen_KeepsServing_AndStaysReady()
     {
         await using var server = await GatewayServer.StartAsync(
             _repository, "--Redis:Configuration", _redis.Configuration, "--Auth:RevocationFailure", "open");
@@ -95,5 +96,115 @@ public sealed class RedisOutageTests : IDisposable
         }
 
         Assert.Contains(server.Logs.Lines, line => line.Contains("[520]", StringComparison.Ordinal));
+
+        // It serves, so it stays in the load balancer: a shared Redis must not drain every replica.
+        foreach (var probe in new[] { "/health/ready", "/v2/health/ready" })
+        {
+            using var ready = await server.NewClient().GetAsync(probe);
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        var (status, description) = await DependenciesAsync(server);
+        Assert.Equal("Degraded", status);
+        Assert.Contains("Redis", description);
+    }
+
+    /// <summary>
+    /// A paused Redis (SIGSTOP: connections open, nothing answers) is the slow Redis of issue 11:
+    /// its commands end in RedisTimeoutException, a TimeoutException and not a RedisException.
+    /// Fail closed: every answer is a 200 (before the outage is noticed) or a 503, never a 500.
+    /// </summary>
+    [Fact]
+    public async Task RedisPaused_FailsClosed_Never500_AndRecoversByItself()
+    {
+        await using var server = await GatewayServer.StartAsync(_repository, "--Redis:Configuration", _redis.Configuration);
+        using (var ok = await AuthApi.InferAsync(server, server.AccessToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        _redis.Pause();
+        var seen = new List<HttpStatusCode>();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            using var response = await AuthApi.InferAsync(server, server.AccessToken);
+            seen.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+                break;
+            }
+        }
+
+        Assert.All(seen, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, string.Join(",", seen)));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, seen[^1]);
+        using (var ready = await server.NewClient().GetAsync("/v2/health/ready"))
+        {
+            Assert.Contains("revocation feed", await AuthApi.ErrorAsync(ready, HttpStatusCode.ServiceUnavailable));
+        }
+
+        _redis.Resume();
+        async Task<HttpStatusCode> Infer()
+        {
+            using var response = await AuthApi.InferAsync(server, server.AccessToken);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await WaitForAsync(Infer, HttpStatusCode.OK, TimeSpan.FromSeconds(20)));
+    }
+
+    /// <summary>
+    /// Fail open with a paused Redis: requests go on with local rate-limit buckets, and a logout
+    /// (saved in the store, then published) answers 204 although the publish cannot get through.
+    /// </summary>
+    [Fact]
+    public async Task RedisPaused_WithFailOpen_ServesLocally_LogoutSucceeds_AndRecovers()
+    {
+        await using var server = await GatewayServer.StartAsync(
+            _repository, "--Redis:Configuration", _redis.Configuration, "--Auth:RevocationFailure", "open");
+        var (_, worker, refresh) = await AuthApi.UserAsync(server, "paused-worker", "worker");
+        _redis.Pause();
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await AuthApi.InferAsync(server, worker);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using (var logout = await AuthApi.SendAsync(server, HttpMethod.Post, "/v1/auth/logout", worker, AuthApi.Json(new { refresh_token = refresh })))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+
+        using (var revoked = await AuthApi.InferAsync(server, worker))
+        {
+            Assert.Contains("revoked", await AuthApi.ErrorAsync(revoked, HttpStatusCode.Unauthorized));
+        }
+
+        using (var ready = await server.NewClient().GetAsync("/health/ready"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        var (status, description) = await DependenciesAsync(server);
+        Assert.Equal("Degraded", status);
+        Assert.Contains("Redis", description);
+
+        _redis.Resume();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(20) && (await DependenciesAsync(server)).Status != "Healthy")
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal("Healthy", (await DependenciesAsync(server)).Status);
+    }
+
+    private static async Task<(string Status, string Description)> DependenciesAsync(GatewayServer server)
+    {
+        using var response = await server.Client.GetAsync("/health/details");
+        using var detail = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var dependencies = detail.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "dependencies");
+        return (dependencies.GetProperty("status").GetString()!, dependencies.TryGetProperty("description", out var d) ? d.GetString()! : string.Empty);
     }
 }

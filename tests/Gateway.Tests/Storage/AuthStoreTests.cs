@@ -21,12 +21,18 @@ public sealed class AuthStoreTests : IAsyncLifetime
         Directory.Delete(_directory, recursive: true);
     }
 
+    private readonly Dictionary<IAuthStore, string> _connections = [];
+
     private async Task<IAuthStore> StoreAsync(string kind, bool migrate = true)
     {
+        var connection = kind == "sqlite"
+            ? Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db")
+            : await TestServices.CreatePostgresDatabaseAsync();
         IAuthStore store = kind == "sqlite"
-            ? new SqliteAuthStore(Path.Combine(_directory, Guid.NewGuid().ToString("N") + ".db"), TimeProvider.System)
-            : new PostgresAuthStore(await TestServices.CreatePostgresDatabaseAsync(), null, TimeProvider.System);
+            ? new SqliteAuthStore(connection, TimeProvider.System)
+            : new PostgresAuthStore(connection, null, TimeProvider.System);
         _stores.Add(store);
+        _connections[store] = kind == "sqlite" ? $"Data Source={connection}" : connection;
         if (migrate)
         {
             await store.MigrateAsync(default);
@@ -37,13 +43,18 @@ public sealed class AuthStoreTests : IAsyncLifetime
 
     public static TheoryData<string> Kinds => new() { "sqlite", "postgres" };
 
+    /// <summary>The highest migration shipped (both dialects have the same versions).</summary>
+    private static int Latest => SqlAuthStore.LoadMigrations("Sqlite")[^1].Version;
+
+    private const long Now = 1_800_000_000_000; // Unix milliseconds, in 2027
+
     [Theory]
     [MemberData(nameof(Kinds))]
     public async Task Migrations_AreIdempotent(string kind)
     {
         var store = await StoreAsync(kind);
         await store.MigrateAsync(default);
-        Assert.Equal(1, await store.SchemaVersionAsync(default));
+        Assert.Equal(Latest, await store.SchemaVersionAsync(default));
         Assert.Equal(kind, store.Kind);
     }
 
@@ -54,7 +65,7 @@ public sealed class AuthStoreTests : IAsyncLifetime
         var replicas = Enumerable.Range(0, 6).Select(_ => new PostgresAuthStore(database, null, TimeProvider.System)).ToList();
         _stores.AddRange(replicas);
         await Task.WhenAll(replicas.Select(r => r.MigrateAsync(default)));
-        Assert.All(await Task.WhenAll(replicas.Select(r => r.SchemaVersionAsync(default))), v => Assert.Equal(1, v));
+        Assert.All(await Task.WhenAll(replicas.Select(r => r.SchemaVersionAsync(default))), v => Assert.Equal(Latest, v));
     }
 
     [Theory]
@@ -129,12 +140,12 @@ public sealed class AuthStoreTests : IAsyncLifetime
     public async Task RevokedTokensAndKeys_ListAndPurge(string kind)
     {
         var store = await StoreAsync(kind);
-        await store.AddRevokedTokenAsync("a", 100, default);
-        await store.AddRevokedTokenAsync("a", 100, default);
-        await store.AddRevokedTokenAsync("b", 300, default);
-        Assert.Equal(["b"], (await store.ListRevokedTokensAsync(200, default)).Select(t => t.Jti));
-        await store.PurgeExpiredAsync(200, default);
-        Assert.Single(await store.ListRevokedTokensAsync(0, default));
+        await store.AddRevokedTokenAsync("a", Now + 100, default);
+        await store.AddRevokedTokenAsync("a", Now + 100, default);
+        await store.AddRevokedTokenAsync("b", Now + 300, default);
+        Assert.Equal(["b"], (await store.ListRevokedTokensAsync(Now + 200, default)).Select(t => t.Jti));
+        await store.PurgeExpiredAsync(Now + 200, default);
+        Assert.Equal([("b", Now + 300)], (await store.ListRevokedTokensAsync(0, default)).Select(t => (t.Jti, t.ExpiresAt)));
 
         var key = await store.CreateApiKeyAsync(new ApiKeyRecord { Name = "k", SecretHash = "s", Role = "worker", RatePerSecond = 2.5, RateBurst = 5, CreatedAt = 1 }, default);
         Assert.Equal(2.5, (await store.FindApiKeyAsync(key.Id, default))!.RatePerSecond);
@@ -143,5 +154,63 @@ public sealed class AuthStoreTests : IAsyncLifetime
         Assert.False(await store.RevokeApiKeyAsync(key.Id, 3, default));
         Assert.Equal([key.Id], await store.ListRevokedApiKeyIdsAsync(default));
         Assert.Single(await store.ListApiKeysAsync(default));
+    }
+
+    /// <summary>
+    /// Migration 0002: revoked tokens' expiry and refresh tokens' access expiry were seconds while
+    /// every other time was milliseconds (and the purge used milliseconds). Rows written before it
+    /// are converted; nothing is lost at the next maintenance pass.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Migration0002_ConvertsSecondsToMilliseconds(string kind)
+    {
+        var store = await StoreAsync(kind, migrate: false);
+        var nowSeconds = Now / 1000;
+        await ExecuteAsync(store, SqlAuthStore.LoadMigrations(kind == "sqlite" ? "Sqlite" : "Postgres")[0].Sql);
+        await ExecuteAsync(store, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+        await ExecuteAsync(store, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, '0001_auth', 0)");
+        await ExecuteAsync(store, $"INSERT INTO users (username, password_hash, role, disabled, token_generation, created_at, updated_at) VALUES ('u', 'h', 'viewer', FALSE, 0, {Now}, {Now})");
+        await ExecuteAsync(store, $"INSERT INTO revoked_tokens (jti, expires_at) VALUES ('old', {nowSeconds + 600})");
+        await ExecuteAsync(store, $"INSERT INTO refresh_tokens (token_hash, family_id, user_id, access_jti, access_expires_at, created_at, expires_at) VALUES ('h', 'f', 1, 'j', {nowSeconds + 900}, {Now}, {Now + 86_400_000})");
+
+        await store.MigrateAsync(default);
+        Assert.Equal(Latest, await store.SchemaVersionAsync(default));
+        Assert.Equal([("old", (nowSeconds + 600) * 1000)], (await store.ListRevokedTokensAsync(Now, default)).Select(t => (t.Jti, t.ExpiresAt)));
+        Assert.Equal((nowSeconds + 900) * 1000, (await store.FindRefreshTokenAsync("h", default))!.AccessExpiresAt);
+        await store.PurgeExpiredAsync(Now, default);
+        Assert.Single(await store.ListRevokedTokensAsync(Now, default));
+    }
+
+    /// <summary>
+    /// During a rolling upgrade a replica of the previous version still writes seconds: those rows
+    /// are read as seconds and rewritten by the next maintenance pass, never purged as expired.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task RevocationWrittenInSeconds_ByAnOlderReplica_IsKept(string kind)
+    {
+        var store = await StoreAsync(kind);
+        var nowSeconds = Now / 1000;
+        await ExecuteAsync(store, $"INSERT INTO revoked_tokens (jti, expires_at) VALUES ('older', {nowSeconds + 600})");
+        await ExecuteAsync(store, $"INSERT INTO revoked_tokens (jti, expires_at) VALUES ('older-expired', {nowSeconds - 600})");
+        Assert.Equal([("older", (nowSeconds + 600) * 1000)], (await store.ListRevokedTokensAsync(Now, default)).Select(t => (t.Jti, t.ExpiresAt)));
+        await store.PurgeExpiredAsync(Now, default);
+        Assert.Equal([("older", (nowSeconds + 600) * 1000)], (await store.ListRevokedTokensAsync(0, default)).Select(t => (t.Jti, t.ExpiresAt)));
+    }
+
+    private async Task ExecuteAsync(IAuthStore store, string sql)
+    {
+        // Straight to the database, below the store's API: rows as an earlier schema or version wrote them.
+        var connectionString = _connections[store];
+        await using System.Data.Common.DbConnection connection = store is SqliteAuthStore
+            ? new Microsoft.Data.Sqlite.SqliteConnection(connectionString)
+            : new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+#pragma warning disable CA2100 // Test SQL built from constants.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        await command.ExecuteNonQueryAsync();
     }
 }

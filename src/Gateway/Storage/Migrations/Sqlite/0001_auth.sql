@@ -1,4 +1,5 @@
--- Users, refresh tokens, revoked access tokens and API keys. Times are Unix milliseconds.
+-- Users, refresh tokens, revoked access tokens and API keys. Times are Unix milliseconds (but see
+-- 0002: two columns held seconds until then).
 CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     username TEXT NOT NULL,
