@@ -5,8 +5,9 @@
 # that name is absent from the engine, so the same Dockerfile and compose file run unchanged
 # wherever a registry is reachable (a pulled image is never replaced).
 #
-#   deploy/images/standins.sh            build what is missing (or a stand-in whose recipe changed)
+#   deploy/images/standins.sh            pull what is missing, or build its stand-in when the pull fails
 #   deploy/images/standins.sh --list     print "upstream-name<TAB>status" for every image named
+#   STANDINS_PULL=0                      do not try the registries first
 #
 # What stands in for what (each honours the part of the official image's contract that the
 # compose file and the Dockerfile use; see the Dockerfile beside each):
@@ -87,7 +88,7 @@ write_sources() {
 recipe_hash() {
     local recipe=$1
     case "$recipe" in
-        debootstrap:*) { echo "$recipe"; sed -n '/^debian_root()/,/^}/p' "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16 ;;
+        debootstrap:*) { echo "$recipe"; sed -n '/^debian_tarball()/,/^}/p' "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16 ;;
         sdk) { tar -C "$HERE/$recipe" -cf - --sort=name --mtime=@0 --owner=0 --group=0 .; dotnet --version; } | sha256sum | cut -c1-16 ;;
         *) tar -C "$HERE/$recipe" -cf - --sort=name --mtime=@0 --owner=0 --group=0 . | sha256sum | cut -c1-16 ;;
     esac
@@ -108,27 +109,26 @@ status_of() {
 }
 
 # A minbase Debian root, trimmed as the official slim images are (no docs, man pages or locales,
-# no apt lists or cached packages), imported as NAME. The tarball is cached per release.
-debian_root() {
-    local release=$1 name=$2 hash=$3
+# no apt lists or cached packages), as a tarball cached per release and recipe.
+debian_tarball() {
+    local release=$1 hash=$2
     local tarball="$CACHE/debian-$release-$hash.tar"
-    if [ ! -f "$tarball" ]; then
-        command -v debootstrap >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends debootstrap >/dev/null
-        local mirror work
-        mirror=$(read_mirror)
-        mkdir -p "$CACHE"
-        work=$(mktemp -d "$CACHE/root-$release.XXXXXX")
-        log "debootstrap --variant=minbase $release (from this machine's Debian mirror)"
-        if ! as_root debootstrap --variant=minbase "$release" "$work/root" "$mirror" >"$CACHE/debootstrap-$release.log" 2>&1; then
-            tail -20 "$CACHE/debootstrap-$release.log" >&2
-            as_root rm -rf --one-file-system "$work"
-            echo "debootstrap failed; log in $CACHE/debootstrap-$release.log" >&2
-            return 1
-        fi
-        local r="$work/root"
-        write_sources "$release" "$r"
-        # What the slim images leave out, also for packages installed later.
-        cat > "$r/etc/dpkg/dpkg.cfg.d/docker" <<'CFG'
+    [ -f "$tarball" ] && return 0
+    command -v debootstrap >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends debootstrap >/dev/null
+    local mirror work
+    mirror=$(read_mirror)
+    work=$(mktemp -d "$CACHE/root-$release.XXXXXX")
+    log "debootstrap --variant=minbase $release (from this machine's Debian mirror)"
+    if ! as_root debootstrap --variant=minbase "$release" "$work/root" "$mirror" >"$CACHE/debootstrap-$release.log" 2>&1; then
+        tail -20 "$CACHE/debootstrap-$release.log" >&2
+        as_root rm -rf --one-file-system "$work"
+        echo "debootstrap failed; log in $CACHE/debootstrap-$release.log" >&2
+        return 1
+    fi
+    local r="$work/root"
+    write_sources "$release" "$r"
+    # What the slim images leave out, also for packages installed later.
+    cat > "$r/etc/dpkg/dpkg.cfg.d/docker" <<'CFG'
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
 path-exclude /usr/share/man/*
@@ -137,23 +137,30 @@ path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 path-exclude /usr/share/lintian/*
 CFG
-        printf 'APT::Install-Recommends "false";\n' > "$r/etc/apt/apt.conf.d/docker-no-recommends"
-        printf 'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n' > "$r/etc/apt/apt.conf.d/docker-clean"
-        as_root find "$r/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
-        as_root rm -rf "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/lintian/* \
-            "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/dev/*
-        as_root find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
-        as_root tar -C "$r" --numeric-owner -cf "$tarball.tmp" .
-        as_root rm -rf --one-file-system "$work"
-        mv "$tarball.tmp" "$tarball"
-    fi
-    log "importing $name from $(basename "$tarball")"
+    printf 'APT::Install-Recommends "false";\n' > "$r/etc/apt/apt.conf.d/docker-no-recommends"
+    printf 'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n' > "$r/etc/apt/apt.conf.d/docker-clean"
+    as_root find "$r/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
+    as_root rm -rf "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/lintian/* \
+        "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/* "$r"/var/log/* "$r"/dev/*
+    as_root find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+    as_root tar -C "$r" --numeric-owner -cf "$tarball.tmp" .
+    as_root rm -rf --one-file-system "$work"
+    # A root of an older recipe is not used again.
+    find "$CACHE" -maxdepth 1 -name "debian-$release-*.tar" ! -name "debian-$release-$hash.tar*" -delete
+    mv "$tarball.tmp" "$tarball"
+}
+
+# The tarball imported as NAME.
+debian_root() {
+    local release=$1 name=$2 hash=$3
+    debian_tarball "$release" "$hash"
+    log "importing $name from debian-$release-$hash.tar"
     docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'CMD ["bash"]' \
         --change "LABEL $LABEL=$hash" \
         --change "LABEL org.opencontainers.image.description=\"stand-in for $name: debootstrap --variant=minbase $release, trimmed\"" \
-        "$tarball" "$name" >/dev/null
+        "$CACHE/debian-$release-$hash.tar" "$name" >/dev/null
 }
 
 # The .NET SDK installed on this machine, at /usr/share/dotnet as in Microsoft's SDK images. The
@@ -181,6 +188,20 @@ main() {
     docker info >/dev/null 2>&1 || { echo "standins.sh: no Docker engine answers (start dockerd)" >&2; return 1; }
     mkdir -p "$CACHE"
     local entry name recipe status hash built=0
+    # The Debian roots that are needed, fetched side by side (mostly waiting on the mirror).
+    if ! $list; then
+        local -a jobs=()
+        for entry in "${IMAGES[@]}"; do
+            name=${entry%%|*}
+            recipe=${entry#*|}
+            case "$recipe" in debootstrap:*) ;; *) continue ;; esac
+            case "$(status_of "$name" "$recipe")" in absent | stale) ;; *) continue ;; esac
+            debian_tarball "${recipe#debootstrap:}" "$(recipe_hash "$recipe")" &
+            jobs+=($!)
+        done
+        local job
+        for job in "${jobs[@]}"; do wait "$job"; done
+    fi
     # Bases first: the others are built FROM debian:bookworm-slim.
     for entry in "${IMAGES[@]}"; do
         name=${entry%%|*}
@@ -194,6 +215,11 @@ main() {
             upstream) log "$name: present (not a stand-in), left as it is"; continue ;;
             standin) continue ;;
         esac
+        # Where a registry answers, the real image is what the tag must name.
+        if [ "${STANDINS_PULL:-1}" = 1 ] && timeout 300 docker pull -q "$name" >/dev/null 2>&1; then
+            log "$name: pulled from its registry"
+            continue
+        fi
         hash=$(recipe_hash "$recipe")
         case "$recipe" in
             debootstrap:*) debian_root "${recipe#debootstrap:}" "$name" "$hash" ;;
