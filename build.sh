@@ -120,10 +120,34 @@ IMAGE_NAME="${IMAGE_NAME:-inference-gateway}"
 # The container images with the engine (Dockerfile.aot, classic builder): inference-gateway:cpu
 # (ONNX Runtime CPU) and :cpu-torch (+ the Torch backend and libtorch, on trixie). Where the base
 # images cannot be pulled, deploy/images/standins.sh builds stand-ins under their names first.
-# IMAGE_VERSION=X tags each also as VARIANT-X. Prints each image's build time and gzip size.
+# IMAGE_VERSION=X tags each also as VARIANT-X. The variants build side by side (one restores
+# packages while the other compiles); each one's log is artifacts/image-VARIANT.log. Prints each
+# image's build time and compressed (gzip) size, also kept in artifacts/images.txt.
+build_variant() {
+    local variant=$1 start=$SECONDS rc=0
+    local -a args tags
+    case "$variant" in
+        cpu) args=(--build-arg WITH_TORCH=false) ;;
+        cpu-torch) args=(--build-arg WITH_TORCH=true --build-arg DEBIAN_RELEASE=trixie) ;;
+    esac
+    tags=(-t "$IMAGE_NAME:$variant")
+    [ -z "${IMAGE_VERSION:-}" ] || tags+=(-t "$IMAGE_NAME:$variant-$IMAGE_VERSION")
+    DOCKER_BUILDKIT=0 docker build -f Dockerfile.aot --target cpu "${args[@]}" "${tags[@]}" . \
+        >"$ROOT/artifacts/image-$variant.log" 2>&1 || rc=$?
+    echo $((SECONDS - start)) >"$ROOT/artifacts/image-$variant.seconds"
+    return "$rc"
+}
+
 image() {
     local variants=("$@")
     [ ${#variants[@]} -gt 0 ] || variants=(cpu cpu-torch)
+    local variant
+    for variant in "${variants[@]}"; do
+        case "$variant" in
+            cpu | cpu-torch) ;;
+            *) echo "image: unknown variant '$variant' (cpu, cpu-torch)" >&2; return 2 ;;
+        esac
+    done
     engine_start
     apt_ensure debootstrap python3
     "$ROOT/deploy/images/standins.sh"
@@ -134,36 +158,33 @@ image() {
         [ -f "$crt" ] && cp "$crt" "$ROOT/deploy/image/build-ca/"
     done
     mkdir -p "$ROOT/artifacts"
-    local variant start seconds bytes report="$ROOT/artifacts/images.txt"
-    local -a args tags lines=()
+    local -A pids=()
     for variant in "${variants[@]}"; do
-        case "$variant" in
-            cpu) args=(--build-arg WITH_TORCH=false) ;;
-            cpu-torch) args=(--build-arg WITH_TORCH=true --build-arg DEBIAN_RELEASE=trixie) ;;
-            *) echo "image: unknown variant '$variant' (cpu, cpu-torch)" >&2; return 2 ;;
-        esac
-        tags=(-t "$IMAGE_NAME:$variant")
-        [ -z "${IMAGE_VERSION:-}" ] || tags+=(-t "$IMAGE_NAME:$variant-$IMAGE_VERSION")
-        log "building $IMAGE_NAME:$variant (Dockerfile.aot --target cpu ${args[*]}; log in artifacts/image-$variant.log)"
-        start=$SECONDS
-        set +e
-        DOCKER_BUILDKIT=0 docker build -f Dockerfile.aot --target cpu "${args[@]}" "${tags[@]}" . 2>&1 \
-            | tee "$ROOT/artifacts/image-$variant.log" | grep --line-buffered -E '^Step [0-9]+/' >&2
-        local rc=${PIPESTATUS[0]}
-        set -e
-        if [ "$rc" -ne 0 ]; then
+        log "building $IMAGE_NAME:$variant (Dockerfile.aot --target cpu; log in artifacts/image-$variant.log)"
+        build_variant "$variant" &
+        pids[$variant]=$!
+    done
+    local failed=()
+    for variant in "${variants[@]}"; do
+        wait "${pids[$variant]}" || failed+=("$variant")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        for variant in "${failed[@]}"; do
             tail -40 "$ROOT/artifacts/image-$variant.log" >&2
-            echo "image: building $IMAGE_NAME:$variant failed (exit $rc)" >&2
-            return "$rc"
-        fi
-        seconds=$((SECONDS - start))
+            echo "image: building $IMAGE_NAME:$variant failed (log: artifacts/image-$variant.log)" >&2
+        done
+        return 1
+    fi
+    local bytes lines=()
+    for variant in "${variants[@]}"; do
         bytes=$("$ROOT/deploy/images/compressed-size.py" "$IMAGE_NAME:$variant")
-        lines+=("$(awk -v n="$IMAGE_NAME:$variant" -v s="$seconds" -v b="$bytes" 'BEGIN { printf "%-34s %8d s %14d B  %7.1f MiB", n, s, b, b / 1048576 }')")
+        lines+=("$(awk -v n="$IMAGE_NAME:$variant" -v s="$(cat "$ROOT/artifacts/image-$variant.seconds")" -v b="$bytes" \
+            'BEGIN { printf "%-34s %8d s %14d B  %7.1f MiB", n, s, b, b / 1048576 }')")
     done
     {
-        printf '%-34s %10s %16s  %s\n' image "build" "compressed (gzip)" ""
+        printf '%-34s %10s %16s\n' image "build" "compressed (gzip)"
         printf '%s\n' "${lines[@]}"
-    } | tee "$report"
+    } | tee "$ROOT/artifacts/images.txt"
 }
 
 run() {
@@ -336,15 +357,13 @@ load() {
         --binary "$PUBLISH_DIR/gateway" --models "$ROOT/tests/fixtures/models" --out "$ROOT/artifacts/load" "$@"
 }
 
-# The whole stack natively on loopback (scripts/demo.sh): seeded users and models, a scripted tour,
-# then a soak with zero errors and flat memory; everything is stopped afterwards, failure included.
+# The production compose stack from the images (scripts/demo.sh): seeded users and models, a
+# scripted tour, then a soak with zero errors and flat memory; the stack is removed afterwards,
+# failure included.
 demo() {
-    [ -x "$PUBLISH_DIR/gateway" ] || publish
-    apt_ensure nginx python3
-    prometheus_ensure
-    services_start
-    trap services_stop EXIT
-    GATEWAY_BINARY="$PUBLISH_DIR/gateway" scripts/demo.sh "$@"
+    trap engine_stop EXIT
+    image cpu
+    "$ROOT/scripts/demo.sh" "$@"
 }
 
 # Compares the last bench and load results with bench/thresholds.json (CI's performance gate).
@@ -382,6 +401,7 @@ lint() {
     log "deployment files"
     npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error
     node deploy/validate/validate.mjs compose docker-compose.prod.yml
+    node deploy/validate/validate.mjs observability docker-compose.prod.yml
     node deploy/validate/validate.mjs workflow .github/workflows/ci.yml
     node deploy/validate/validate.mjs k8s deploy/k8s/*.yaml deploy/k8s/kserve/*.yaml
     GATEWAY_PORT= PROMETHEUS_PORT= docker-compose -f docker-compose.prod.yml --profile observability config -q
