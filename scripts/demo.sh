@@ -24,6 +24,8 @@ export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-inference-gateway-demo}"
 export COMPOSE_FILE="docker-compose.prod.yml:deploy/compose/demo.yml"
 export GATEWAY_IMAGE="${GATEWAY_IMAGE:-inference-gateway:cpu}"
 export GATEWAY_ADDRESS=127.0.0.1 GATEWAY_PORT= PROMETHEUS_PORT=
+# The backend network's own /24, beside an operator's stack (172.16.87) or the tests' (172.16.88).
+export BACKEND_PREFIX="${BACKEND_PREFIX:-172.16.89}"
 
 WORK="$(mktemp -d /tmp/gateway-demo.XXXXXX)"
 chmod 755 "$WORK"

@@ -43,12 +43,9 @@ public sealed class DeployTests(ComposeStack stack, ITestOutputHelper output)
 
             Assert.Equal($"gateway-a  {good}\ngateway-b  {good}", await StatusAsync());
             Report.Write(output, "load during the good deploy: " + goodLoad);
-            // No request failed on a replica being replaced (nginx retries those on the other one).
-            // The only failures allowed are the client's own keep-alive race with nginx's reload:
-            // a request written into a connection the old nginx worker closes at that instant.
-            Assert.True(goodLoad.Unanswered == 0 && goodLoad.NotSent == 0, goodLoad.ToString());
-            Assert.All(goodLoad.Outcomes.Keys, static k => Assert.True(k is "200" or "connection ResponseEnded", $"during a good rolling deploy: {k}"));
-            Assert.True(goodLoad.Sent - goodLoad.Ok <= 10, "clients saw failures during a good rolling deploy: " + goodLoad);
+            // No request failed on a replica being replaced: nginx retries those on the other one,
+            // and the new container comes back at the address nginx already uses.
+            Assert.True(goodLoad.Ok == goodLoad.Sent && goodLoad.NotSent == 0, "clients saw failures during a good rolling deploy: " + goodLoad);
 
             await using (var load = LoadRun.Start(stack.Gateway, admin, "/v2/models/identity/infer", Api.IdentityRequest().Body, 100))
             {

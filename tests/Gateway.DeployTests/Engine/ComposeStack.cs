@@ -53,6 +53,8 @@ public sealed class ComposeStack : IAsyncLifetime
         _environment["GATEWAY_PORT"] = string.Empty;
         _environment["PROMETHEUS_PORT"] = string.Empty;
         _environment["GATEWAY_MODELS"] = Models;
+        // A network of its own, beside an operator's stack (172.16.87) or the demo's (172.16.89).
+        _environment["BACKEND_PREFIX"] = "172.16.88";
 
         // A stack left by an interrupted run goes first, volumes included.
         await ComposeAsync("down", "-v", "--remove-orphans");
