@@ -183,52 +183,64 @@ folder_image() {
 }
 
 main() {
-    local list=false
-    [ "${1:-}" = "--list" ] && list=true
     docker info >/dev/null 2>&1 || { echo "standins.sh: no Docker engine answers (start dockerd)" >&2; return 1; }
     mkdir -p "$CACHE"
-    local entry name recipe status hash built=0
-    # The Debian roots that are needed, fetched side by side (mostly waiting on the mirror).
-    if ! $list; then
-        local -a jobs=()
+    local entry name recipe status
+    if [ "${1:-}" = "--list" ]; then
         for entry in "${IMAGES[@]}"; do
-            name=${entry%%|*}
-            recipe=${entry#*|}
-            case "$recipe" in debootstrap:*) ;; *) continue ;; esac
-            case "$(status_of "$name" "$recipe")" in absent | stale) ;; *) continue ;; esac
-            debian_tarball "${recipe#debootstrap:}" "$(recipe_hash "$recipe")" &
-            jobs+=($!)
+            printf '%s\t%s\n' "${entry%%|*}" "$(status_of "${entry%%|*}" "${entry#*|}")"
         done
-        local job
-        for job in "${jobs[@]}"; do wait "$job"; done
+        return 0
     fi
-    # Bases first: the others are built FROM debian:bookworm-slim.
+
+    # 1. What is missing (or a stand-in of an older recipe); where a registry answers, the real
+    #    image is what the name must stand for, so a pull comes first.
+    local -a todo=()
     for entry in "${IMAGES[@]}"; do
         name=${entry%%|*}
         recipe=${entry#*|}
         status=$(status_of "$name" "$recipe")
-        if $list; then
-            printf '%s\t%s\n' "$name" "$status"
-            continue
-        fi
         case "$status" in
             upstream) log "$name: present (not a stand-in), left as it is"; continue ;;
             standin) continue ;;
         esac
-        # Where a registry answers, the real image is what the tag must name.
         if [ "${STANDINS_PULL:-1}" = 1 ] && timeout 300 docker pull -q "$name" >/dev/null 2>&1; then
             log "$name: pulled from its registry"
             continue
         fi
-        hash=$(recipe_hash "$recipe")
-        case "$recipe" in
-            debootstrap:*) debian_root "${recipe#debootstrap:}" "$name" "$hash" ;;
-            sdk) sdk_image "$name" "$hash" ;;
-            *) folder_image "$name" "$recipe" "$hash" ;;
-        esac
-        built=$((built + 1))
+        todo+=("$entry")
     done
-    $list || log "stand-ins: $built built, $((${#IMAGES[@]} - built)) already present"
+
+    # 2. The Debian roots, fetched side by side (mostly waiting on the mirror), then imported;
+    #    then the SDK; then the service images side by side (each FROM debian:bookworm-slim).
+    local -a jobs=()
+    local job
+    for entry in "${todo[@]}"; do
+        recipe=${entry#*|}
+        case "$recipe" in
+            debootstrap:*) debian_tarball "${recipe#debootstrap:}" "$(recipe_hash "$recipe")" & jobs+=($!) ;;
+        esac
+    done
+    for job in "${jobs[@]}"; do wait "$job"; done
+    for entry in "${todo[@]}"; do
+        name=${entry%%|*}
+        recipe=${entry#*|}
+        case "$recipe" in
+            debootstrap:*) debian_root "${recipe#debootstrap:}" "$name" "$(recipe_hash "$recipe")" ;;
+            sdk) sdk_image "$name" "$(recipe_hash "$recipe")" ;;
+        esac
+    done
+    jobs=()
+    for entry in "${todo[@]}"; do
+        name=${entry%%|*}
+        recipe=${entry#*|}
+        case "$recipe" in
+            debootstrap:* | sdk) ;;
+            *) folder_image "$name" "$recipe" "$(recipe_hash "$recipe")" & jobs+=($!) ;;
+        esac
+    done
+    for job in "${jobs[@]}"; do wait "$job"; done
+    log "stand-ins: ${#todo[@]} built, $((${#IMAGES[@]} - ${#todo[@]})) present"
 }
 
 main "$@"
