@@ -92,6 +92,20 @@ public sealed partial class AlertTests
         {
             Assert.True(anchors.Contains(anchor), $"docs/RUNBOOK.md has no section #{anchor}");
         }
+
+        // Each alert's section links to at least one incident, and every incident link lands.
+        var incidents = IncidentAnchor().Matches(runbook).Select(static m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("incident-redis-down", incidents);
+        foreach (var alert in AlertNames())
+        {
+            var start = runbook.IndexOf($"### Alert: {alert}\n", StringComparison.Ordinal);
+            Assert.True(start >= 0, $"no section for {alert}");
+            var end = runbook.IndexOf("\n#", start + 4, StringComparison.Ordinal);
+            var section = runbook[start..(end < 0 ? runbook.Length : end)];
+            var targets = IncidentLink().Matches(section).Select(static m => m.Groups[1].Value).ToList();
+            Assert.True(targets.Count > 0, $"the section of {alert} links to no incident");
+            Assert.All(targets, target => Assert.True(incidents.Contains(target), $"{alert} links to #{target}, which is not an incident anchor"));
+        }
     }
 
     [GeneratedRegex(@"- alert: (\w+)")]
@@ -105,6 +119,12 @@ public sealed partial class AlertTests
 
     [GeneratedRegex(@"^#+ (.+)$", RegexOptions.Multiline)]
     private static partial Regex Heading();
+
+    [GeneratedRegex(@"<a id=""(incident-[\w-]+)""></a>")]
+    private static partial Regex IncidentAnchor();
+
+    [GeneratedRegex(@"\]\(#(incident-[\w-]+)\)")]
+    private static partial Regex IncidentLink();
 
     [GeneratedRegex(@"runbook: docs/RUNBOOK\.md#([\w-]+)")]
     private static partial Regex Runbook();

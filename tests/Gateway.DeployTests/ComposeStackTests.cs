@@ -21,6 +21,10 @@ public sealed class ComposeStackTests(ComposeStack stack, ITestOutputHelper outp
         Report.Write(output, $"compose stack: up -d to every service healthy in {stack.UpToHealthy.TotalSeconds:F1} s ({string.Join(", ", ComposeStack.Services)})");
         Assert.True(stack.UpToHealthy < TimeSpan.FromSeconds(120), $"healthy after {stack.UpToHealthy.TotalSeconds:F0} s");
 
+        // What runs here: every default service, nothing of the observability profile.
+        var running = await Docker.RunAsync("ps", "--filter", $"label=com.docker.compose.project={ComposeStack.Project}", "--format", "{{.Label \"com.docker.compose.service\"}}");
+        Assert.Equal(ComposeStack.Services.Order(), running.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+
         // Secrets reached the non-root gateway (it would not start otherwise), the database and Redis.
         Assert.Equal("65532:65532", await Docker.InspectAsync(ComposeStack.Container("gateway-a"), "{{.Config.User}}"));
         Assert.Equal("true", await Docker.InspectAsync(ComposeStack.Container("gateway-a"), "{{.HostConfig.ReadonlyRootfs}}"));

@@ -240,6 +240,73 @@ public sealed class FaultTests(ComposeStack stack, ITestOutputHelper output)
         Assert.True(totals.Ok == totals.Sent && totals.NotSent == 0, "identity while its broken version 2 was loaded: " + totals);
     }
 
+    [Fact]
+    public async Task Overload_FullQueueAnswers429WithRetryAfter_OtherModelsServe_NoServerError()
+    {
+        var (admin, worker, writes) = await PrepareAsync("overload");
+        // identity with a queue of 8 whose batches wait 200 ms for company: at 300 requests a
+        // second over two replicas the queue is full most of the time.
+        var model = Path.Combine(stack.Models, "identity_queue");
+        Directory.CreateDirectory(Path.Combine(model, "1"));
+        File.Copy(Gateway.Testing.ReferenceModels.ModelFile("identity"), Path.Combine(model, "1", "model.onnx"));
+        await File.WriteAllTextAsync(Path.Combine(model, "config.json"), """
+            {
+              "max_batch_size": 64,
+              "dynamic_batching": { "preferred_batch_size": [64], "max_queue_delay_microseconds": 200000, "max_queue_size": 8 }
+            }
+            """);
+        Docker.MakeReadable(stack.Models);
+        LoadTotals overloaded, other;
+        var refusal = string.Empty;
+        try
+        {
+            foreach (var replica in new[] { "gateway-a", "gateway-b" })
+            {
+                var (status, body) = await ComposeStack.CurlAsync($"http://{replica}:8080/v2/repository/models/identity_queue/load", admin, "POST", "{}");
+                Assert.True(status == 200, $"{replica}: {body}");
+            }
+
+            await using var load = LoadRun.Start(stack.Gateway, worker, "/v2/models/identity_queue/infer", Api.IdentityRequest().Body, Rate);
+            await using var light = LoadRun.Start(stack.Gateway, worker, "/v2/models/identity/infer", Api.IdentityRequest().Body, 20);
+            await load.RunUntilAsync(3);
+            using (var client = Api.Client(stack.Gateway, worker))
+            {
+                for (var i = 0; i < 200 && refusal.Length == 0; i++)
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/identity_queue/infer") { Content = new StringContent(Api.IdentityRequest().Body, System.Text.Encoding.UTF8, "application/json") };
+                    using var response = await client.SendAsync(request);
+                    if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                    {
+                        refusal = $"429 Retry-After {response.Headers.RetryAfter}: {await response.Content.ReadAsStringAsync()}";
+                    }
+                }
+            }
+
+            await load.RunUntilAsync(15);
+            overloaded = await load.StopAsync();
+            other = await light.StopAsync();
+        }
+        finally
+        {
+            Directory.Delete(model, recursive: true);
+            foreach (var replica in new[] { "gateway-a", "gateway-b" })
+            {
+                await ComposeStack.CurlAsync($"http://{replica}:8080/v2/repository/models/identity_queue/unload", admin, "POST", "{}");
+            }
+        }
+
+        var lost = await Api.LostWritesAsync(stack.Gateway, writes);
+        Report.Write(output, $"overload: identity_queue (max_queue_size 8, batches held 200 ms) at 300/s: {overloaded}; a refusal: {refusal}; identity at 20/s meanwhile: {other}");
+        Report.Write(output, overloaded.Row("overload: a model's queue full (identity_queue, max_queue_size 8) at 300 requests/s", Lost(lost)));
+        Report.Write(output, other.Row("the same time: another model (identity) at 20 requests/s", Lost(lost)));
+        Assert.Empty(lost);
+        Assert.All(overloaded.Outcomes.Keys, static k => Assert.True(k is "200" or "429", $"outcome {k} under overload"));
+        Assert.True(overloaded.Outcomes.GetValueOrDefault("429") > 0 && overloaded.Ok > 0, overloaded.ToString());
+        Assert.StartsWith("429 Retry-After ", refusal);
+        Assert.Contains("max_queue_size", refusal);
+        Assert.True(other.Ok == other.Sent, "another model during the overload: " + other);
+    }
+
     /// <summary>
     /// Redis stopped or paused for 25 s under load. Closed (the default): authenticated requests
     /// answer 503 with Retry-After, readiness reports it, Prometheus's readiness alert goes
