@@ -69,7 +69,12 @@ public class ValidationTests
             .Skip(1).ToDictionary(static j => j[..j.IndexOf(':', StringComparison.Ordinal)], static j => j);
         var verbs = new Dictionary<string, string>
         {
-            ["lint"] = "lint", ["test"] = "test", ["publish"] = "publish", ["gate"] = "gate", ["image"] = "image", ["deploy-demo"] = "deploy",
+            ["lint"] = "lint",
+            ["test"] = "test",
+            ["publish"] = "publish",
+            ["gate"] = "gate",
+            ["image"] = "image",
+            ["deploy-demo"] = "deploy",
         };
         Assert.Equal(verbs.Keys.Order(), jobs.Keys.Order());
         foreach (var (job, verb) in verbs)

@@ -118,7 +118,13 @@ public sealed class AuthStoreTests : IAsyncLifetime
         {
             await store.InsertRefreshTokenAsync(new RefreshTokenRecord
             {
-                TokenHash = hash, FamilyId = "fam", UserId = user.Id, AccessJti = "jti-" + hash, AccessExpiresAt = 99, CreatedAt = 1, ExpiresAt = 10_000,
+                TokenHash = hash,
+                FamilyId = "fam",
+                UserId = user.Id,
+                AccessJti = "jti-" + hash,
+                AccessExpiresAt = 99,
+                CreatedAt = 1,
+                ExpiresAt = 10_000,
             }, default);
         }
 
