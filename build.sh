@@ -85,15 +85,18 @@ engine_start() {
     fi
     mkdir -p "$ROOT/artifacts"
     log "starting dockerd (no engine was running; it is stopped again at the end)"
-    # A session of its own, so a Ctrl+C in this terminal reaches this script, not the daemon.
-    as_root setsid dockerd >"$ROOT/artifacts/dockerd.log" 2>&1 </dev/null &
-    ENGINE_PID=$!
-    local i
+    # A session of its own, so a Ctrl+C in this terminal reaches this script, not the daemon. The
+    # daemon's own pid comes from its pid file: $! is the shell that starts it.
+    rm -f "$ROOT/artifacts/dockerd.pid"
+    as_root setsid dockerd --pidfile "$ROOT/artifacts/dockerd.pid" >"$ROOT/artifacts/dockerd.log" 2>&1 </dev/null &
+    local starter=$! i
     for i in $(seq 1 120); do
-        docker info >/dev/null 2>&1 && return 0
-        if ! kill -0 "$ENGINE_PID" 2>/dev/null; then
+        if docker info >/dev/null 2>&1 && [ -s "$ROOT/artifacts/dockerd.pid" ]; then
+            ENGINE_PID=$(cat "$ROOT/artifacts/dockerd.pid")
+            return 0
+        fi
+        if ! kill -0 "$starter" 2>/dev/null && ! docker info >/dev/null 2>&1; then
             tail -20 "$ROOT/artifacts/dockerd.log" >&2
-            ENGINE_PID=""
             echo "dockerd exited while starting (log: artifacts/dockerd.log)" >&2
             return 1
         fi
@@ -105,13 +108,14 @@ engine_start() {
 
 engine_stop() {
     [ -n "$ENGINE_PID" ] || return 0
-    log "stopping the dockerd started by this run"
+    log "stopping the dockerd started by this run (pid $ENGINE_PID)"
     as_root kill -TERM "$ENGINE_PID" 2>/dev/null || true
     local i
-    for i in $(seq 1 60); do
+    for i in $(seq 1 120); do
         kill -0 "$ENGINE_PID" 2>/dev/null || break
         sleep 0.5
     done
+    kill -0 "$ENGINE_PID" 2>/dev/null && echo "dockerd (pid $ENGINE_PID) still running after 60 s" >&2
     ENGINE_PID=""
 }
 
