@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The one entry point: run, test, publish, bench, load, demo.
+# The one entry point: run, test, publish, bench, load, fuzz, image, deploy, demo, lint.
 #   ./build.sh run [gateway args]   start the gateway on http://127.0.0.1:8080 with the sample models
 #   ./build.sh test                 every test (installs what the tests need), ends with "tests: N passed, N failed"
 #   ./build.sh publish              the Native-AOT binary at artifacts/publish/gateway/gateway, zero warnings
 #   ./build.sh bench [filter]       BenchmarkDotNet suites in bench/
 #   ./build.sh load [args]          the standard load scenarios in load/ against the AOT binary
-#   ./build.sh demo [--soak-seconds N]  two replicas, nginx, PostgreSQL, Redis, Prometheus on loopback: tour, then a soak (600 s)
+#   ./build.sh gate                 CI's performance gate: short bench and load runs against bench/thresholds.json
+#   ./build.sh image [cpu|cpu-torch]  the container images inference-gateway:cpu and :cpu-torch, with their gzip sizes
+#   ./build.sh deploy IMAGE         update the compose stack on DOCKER_HOST to IMAGE, smoke test, roll back on failure
+#   ./build.sh demo [--soak-seconds N]  the compose stack (two replicas, nginx, PostgreSQL, Redis, Prometheus): tour, then a soak (600 s)
+#   ./build.sh lint                 formatting, analyzers, and the deployment files against their validators
 #   ./build.sh fuzz [seconds] [seed]    the fuzz targets for longer (default 300 s each) with a fresh or given seed (docs/FUZZING.md)
 set -euo pipefail
 
@@ -67,6 +71,125 @@ prometheus_ensure() {
     if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
         as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
     fi
+}
+
+# The Docker engine for the image, compose, fault and deploy tests: Debian's docker.io (20.10) and
+# docker-compose (1.29). When no engine answers, dockerd is started here as root (overlay2) and
+# engine_stop stops it again at the end; an engine that was already running is left alone.
+ENGINE_PID=""
+engine_start() {
+    apt_ensure docker.io docker-compose
+    docker info >/dev/null 2>&1 && return 0
+    if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; then
+        echo "no Docker engine answers at DOCKER_HOST=$DOCKER_HOST" >&2
+        return 1
+    fi
+    mkdir -p "$ROOT/artifacts"
+    log "starting dockerd (no engine was running; it is stopped again at the end)"
+    # A session of its own, so a Ctrl+C in this terminal reaches this script, not the daemon. The
+    # daemon's own pid comes from its pid file: $! is the shell that starts it.
+    rm -f "$ROOT/artifacts/dockerd.pid"
+    as_root setsid dockerd --pidfile "$ROOT/artifacts/dockerd.pid" >"$ROOT/artifacts/dockerd.log" 2>&1 </dev/null &
+    local starter=$! i
+    for i in $(seq 1 120); do
+        if docker info >/dev/null 2>&1 && [ -s "$ROOT/artifacts/dockerd.pid" ]; then
+            ENGINE_PID=$(cat "$ROOT/artifacts/dockerd.pid")
+            return 0
+        fi
+        if ! kill -0 "$starter" 2>/dev/null && ! docker info >/dev/null 2>&1; then
+            tail -20 "$ROOT/artifacts/dockerd.log" >&2
+            echo "dockerd exited while starting (log: artifacts/dockerd.log)" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+    echo "dockerd did not answer within 60 s (log: artifacts/dockerd.log)" >&2
+    return 1
+}
+
+engine_stop() {
+    [ -n "$ENGINE_PID" ] || return 0
+    log "stopping the dockerd started by this run (pid $ENGINE_PID)"
+    as_root kill -TERM "$ENGINE_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 120); do
+        kill -0 "$ENGINE_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    kill -0 "$ENGINE_PID" 2>/dev/null && echo "dockerd (pid $ENGINE_PID) still running after 60 s" >&2
+    ENGINE_PID=""
+}
+
+IMAGE_NAME="${IMAGE_NAME:-inference-gateway}"
+
+# The container images with the engine (Dockerfile.aot, classic builder): inference-gateway:cpu
+# (ONNX Runtime CPU) and :cpu-torch (+ the Torch backend and libtorch, on trixie). Where the base
+# images cannot be pulled, deploy/images/standins.sh builds stand-ins under their names first.
+# IMAGE_VERSION=X tags each also as VARIANT-X. The variants build side by side (one restores
+# packages while the other compiles); each one's log is artifacts/image-VARIANT.log. Prints each
+# image's build time and compressed (gzip) size, also kept in artifacts/images.txt.
+build_variant() {
+    local variant=$1 start=$SECONDS rc=0
+    local -a args tags
+    case "$variant" in
+        cpu) args=(--build-arg WITH_TORCH=false) ;;
+        cpu-torch) args=(--build-arg WITH_TORCH=true --build-arg DEBIAN_RELEASE=trixie) ;;
+    esac
+    tags=(-t "$IMAGE_NAME:$variant")
+    [ -z "${IMAGE_VERSION:-}" ] || tags+=(-t "$IMAGE_NAME:$variant-$IMAGE_VERSION")
+    DOCKER_BUILDKIT=0 docker build -f Dockerfile.aot --target cpu "${args[@]}" "${tags[@]}" . \
+        >"$ROOT/artifacts/image-$variant.log" 2>&1 || rc=$?
+    echo $((SECONDS - start)) >"$ROOT/artifacts/image-$variant.seconds"
+    return "$rc"
+}
+
+image() {
+    local variants=("$@")
+    [ ${#variants[@]} -gt 0 ] || variants=(cpu cpu-torch)
+    local variant
+    for variant in "${variants[@]}"; do
+        case "$variant" in
+            cpu | cpu-torch) ;;
+            *) echo "image: unknown variant '$variant' (cpu, cpu-torch)" >&2; return 2 ;;
+        esac
+    done
+    engine_start
+    apt_ensure debootstrap python3
+    "$ROOT/deploy/images/standins.sh"
+    # NuGet over TLS from the build stage trusts what this machine trusts (deploy/image/build-ca).
+    rm -f "$ROOT"/deploy/image/build-ca/*.crt
+    local crt
+    for crt in /usr/local/share/ca-certificates/*.crt; do
+        [ -f "$crt" ] && cp "$crt" "$ROOT/deploy/image/build-ca/"
+    done
+    mkdir -p "$ROOT/artifacts"
+    local -A pids=()
+    for variant in "${variants[@]}"; do
+        log "building $IMAGE_NAME:$variant (Dockerfile.aot --target cpu; log in artifacts/image-$variant.log)"
+        build_variant "$variant" &
+        pids[$variant]=$!
+    done
+    local failed=()
+    for variant in "${variants[@]}"; do
+        wait "${pids[$variant]}" || failed+=("$variant")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        for variant in "${failed[@]}"; do
+            tail -40 "$ROOT/artifacts/image-$variant.log" >&2
+            echo "image: building $IMAGE_NAME:$variant failed (log: artifacts/image-$variant.log)" >&2
+        done
+        return 1
+    fi
+    local bytes lines=()
+    for variant in "${variants[@]}"; do
+        bytes=$("$ROOT/deploy/images/compressed-size.py" "$IMAGE_NAME:$variant")
+        lines+=("$(awk -v n="$IMAGE_NAME:$variant" -v s="$(cat "$ROOT/artifacts/image-$variant.seconds")" -v b="$bytes" \
+            'BEGIN { printf "%-34s %8d s %14d B  %7.1f MiB", n, s, b, b / 1048576 }')")
+    done
+    {
+        printf '%-34s %10s %16s\n' image "build" "compressed (gzip)"
+        printf '%s\n' "${lines[@]}"
+    } | tee "$ROOT/artifacts/images.txt"
 }
 
 run() {
@@ -166,8 +289,10 @@ test_all() {
     rm -rf "$RESULTS_DIR"
     mkdir -p "$RESULTS_DIR"
     publish >&2
-    # The small CPU image (deploy tests) is the gateway without the Torch backend and libtorch.
-    PUBLISH_OUT="$PUBLISH_DIR-cpu" publish -p:WithTorch=false >&2
+    # The container images, built by the engine from Dockerfile.aot (stand-ins for the base images
+    # first where no registry answers): the image, compose, fault and deploy tests run them.
+    trap 'services_stop; engine_stop' EXIT
+    image >&2
     prometheus_ensure >&2
     # nginx in front of two replicas (scale-out tests): run by the tests in the foreground with
     # their own configuration; the system's nginx service, if any, is left alone.
@@ -177,7 +302,7 @@ test_all() {
 
     log "installing the deployment validators (npm)"
     command -v npm >/dev/null || apt_ensure nodejs npm
-    apt_ensure umoci skopeo ca-certificates
+    apt_ensure ca-certificates jq
     npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error >&2
     # The API documentation tests: an OpenAPI validator, playwright-core driving Debian's chromium,
     # and curl and jq for the examples of docs/API.md, which a test runs.
@@ -186,7 +311,6 @@ test_all() {
     npm ci --prefix tests/apidocs --no-audit --no-fund --loglevel=error >&2
 
     services_start >&2
-    trap services_stop EXIT
     local rc=0 project name
     for project in tests/*/*.csproj; do
         name=$(basename "$project" .csproj)
@@ -208,6 +332,7 @@ test_all() {
 
     # Stopped before the summary, so that the summary is the last line of the whole output.
     services_stop >&2
+    engine_stop >&2
     read -r passed failed skipped < <(summarise)
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         # A test host that crashed writes no failing result; count the run as failed.
@@ -237,15 +362,13 @@ load() {
         --binary "$PUBLISH_DIR/gateway" --models "$ROOT/tests/fixtures/models" --out "$ROOT/artifacts/load" "$@"
 }
 
-# The whole stack natively on loopback (scripts/demo.sh): seeded users and models, a scripted tour,
-# then a soak with zero errors and flat memory; everything is stopped afterwards, failure included.
+# The production compose stack from the images (scripts/demo.sh): seeded users and models, a
+# scripted tour, then a soak with zero errors and flat memory; the stack is removed afterwards,
+# failure included.
 demo() {
-    [ -x "$PUBLISH_DIR/gateway" ] || publish
-    apt_ensure nginx python3
-    prometheus_ensure
-    services_start
-    trap services_stop EXIT
-    GATEWAY_BINARY="$PUBLISH_DIR/gateway" scripts/demo.sh "$@"
+    trap engine_stop EXIT
+    image cpu
+    "$ROOT/scripts/demo.sh" "$@"
 }
 
 # The fuzz targets of tests/Gateway.FuzzTests for longer than the test command's bounded run: each
@@ -269,6 +392,48 @@ check_thresholds() {
     python3 "$ROOT/scripts/check-thresholds.py" "$ROOT/artifacts/bench/results" "$ROOT/artifacts/load/results.csv"
 }
 
+# CI's performance gate, runnable here: the short BenchmarkDotNet run (the default job), the load
+# scenarios at 5 s each once, then the comparison with bench/thresholds.json.
+gate() {
+    [ -x "$PUBLISH_DIR/gateway" ] || publish
+    bench '*'
+    load --duration 5 --repeat 1
+    check_thresholds
+}
+
+# Updates the compose stack on DOCKER_HOST to an image with a smoke test and a rollback
+# (scripts/deploy.sh says how). ./build.sh deploy --status prints what each replica runs.
+deploy() {
+    apt_ensure jq docker-compose
+    "$ROOT/scripts/deploy.sh" "$@"
+}
+
+# What CI's lint job runs: formatting, analyzers as errors, and every deployment file against a
+# real validator (the Compose schema and docker-compose itself, actionlint, Kubernetes structure,
+# promtool for the alert rules). Needs no container engine.
+lint() {
+    apt_ensure docker-compose
+    prometheus_ensure
+    command -v npm >/dev/null || apt_ensure nodejs npm
+    log "dotnet format (verify)"
+    # IDE1006 (naming) is left out: the .editorconfig's rule refuses the s_ prefix that
+    # the team's style guide and the code use for static fields (about 150 places, all of them
+    # older than this check); whitespace, imports and the other style rules are checked.
+    dotnet format Gateway.sln --verify-no-changes --severity warn --exclude-diagnostics IDE1006
+    log "analyzers (warnings are errors)"
+    dotnet build Gateway.sln -c Release -nologo -clp:NoSummary -warnaserror
+    log "deployment files"
+    npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error
+    node deploy/validate/validate.mjs compose docker-compose.prod.yml
+    node deploy/validate/validate.mjs observability docker-compose.prod.yml
+    node deploy/validate/validate.mjs workflow .github/workflows/ci.yml
+    node deploy/validate/validate.mjs k8s deploy/k8s/*.yaml deploy/k8s/kserve/*.yaml
+    GATEWAY_PORT= PROMETHEUS_PORT= docker-compose -f docker-compose.prod.yml --profile observability config -q
+    promtool check rules deploy/alerts/*.rules.yml
+    promtool test rules deploy/alerts/*.rules.test.yml
+    log "lint passed"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -280,8 +445,12 @@ case "$cmd" in
     demo) demo "$@" ;;
     fuzz) fuzz "$@" ;;
     check-thresholds) check_thresholds ;;
+    gate) gate ;;
+    image) image "$@" ;;
+    deploy) deploy "$@" ;;
+    lint) lint ;;
     *)
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

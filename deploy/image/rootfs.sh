@@ -3,8 +3,7 @@
 # ONNX Runtime load (glibc, libgcc, libstdc++, OpenSSL for outbound TLS), a CA bundle, a
 # non-root user, and the published application. Nothing else: no shell, no package manager.
 #
-# Dockerfile.aot's final stage is exactly this tree (its rootfs stage runs this script), and
-# build-oci.sh packs the same tree into an OCI image without a Docker daemon.
+# Dockerfile.aot's final stage is exactly this tree: its rootfs stage runs this script.
 #
 #   rootfs.sh OUT PUBLISH_DIR
 #
@@ -17,7 +16,12 @@ publish=${2:?usage: rootfs.sh OUT PUBLISH_DIR}
 [ -x "$publish/gateway" ] || { echo "rootfs.sh: $publish/gateway is missing; publish first" >&2; exit 1; }
 [ -f /etc/ssl/certs/ca-certificates.crt ] || { echo "rootfs.sh: install ca-certificates on the build machine" >&2; exit 1; }
 
+# OpenSSL's library is libssl3t64 from trixie on (the 64-bit time_t transition), libssl3 before;
+# trixie's libcrypto also links zlib and zstd.
 packages=(libc6 libgcc-s1 libstdc++6 libssl3)
+if apt-cache show libssl3t64 >/dev/null 2>&1; then
+    packages=(libc6 libgcc-s1 libstdc++6 libssl3t64 zlib1g libzstd1)
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if ! (cd "$work" && apt-get download "${packages[@]}" >/dev/null 2>&1); then
@@ -59,4 +63,19 @@ echo 'hosts: files dns' > "$out/etc/nsswitch.conf"
 # The application: the binary and the native libraries beside it (no symbols, no PDBs).
 find "$publish" -maxdepth 1 -type f ! -name '*.dbg' ! -name '*.pdb' ! -name '*.json' -exec cp {} "$out/app/" \;
 chown -R 65532:65532 "$out/data"
+
+# Every shared library the binary and the libraries need must be in the tree itself: the image
+# has nothing else. The tree's own loader lists them (as the container will), by full path.
+missing=$(
+    for file in "$out"/app/gateway "$out"/app/*.so* "$out"/usr/lib/x86_64-linux-gnu/*.so*; do
+        [ -f "$file" ] || continue
+        { chroot "$out" /lib64/ld-linux-x86-64.so.2 --list "${file#"$out"}" 2>&1 || true; } \
+            | { grep -E 'not found|error while loading' || true; } | sed "s|^|${file#"$out"}: |"
+    done | sort -u
+)
+if [ -n "$missing" ]; then
+    echo "rootfs.sh: libraries missing from the image tree:" >&2
+    echo "$missing" >&2
+    exit 1
+fi
 echo "rootfs: $(du -sh "$out" | cut -f1) in $out"

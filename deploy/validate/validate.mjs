@@ -2,6 +2,8 @@
 //   node validate.mjs compose docker-compose.prod.yml
 //   node validate.mjs workflow .github/workflows/ci.yml
 //   node validate.mjs k8s deploy/k8s/deployment.yaml ...
+//   node validate.mjs observability docker-compose.prod.yml   (the configuration of the profile
+//     that no machine here starts: OTel Collector, Loki, Grafana)
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import yaml from 'js-yaml';
@@ -37,7 +39,20 @@ function compose(file) {
   // Compose durations are Go's ("1m30s", "500ms"), not ISO 8601 as ajv-formats' "duration".
   ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/);
   const validate = ajv.compile(schema);
-  const document = yaml.load(readFileSync(file, 'utf8'));
+  // Compose interpolates ${VAR}, ${VAR:-default} and ${VAR-default} before it validates; the file
+  // is checked as an operator with none of the variables set gets it ($$ is a literal $).
+  const interpolate = (node) => {
+    if (typeof node === 'string') {
+      return node.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (match, _name, fallback) =>
+        match === '$$' ? '$' : (fallback ?? ''));
+    }
+    if (Array.isArray(node)) return node.map(interpolate);
+    if (node && typeof node === 'object') {
+      return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolate(value)]));
+    }
+    return node;
+  };
+  const document = interpolate(yaml.load(readFileSync(file, 'utf8')));
   if (!validate(document)) {
     for (const error of validate.errors) {
       report(file, `${error.instancePath || '/'} ${error.message} ${JSON.stringify(error.params)}`);
@@ -92,12 +107,86 @@ function k8s(file) {
   }
 }
 
+// The observability profile's configuration, checked without its images: every component a
+// collector pipeline names is defined, every address the collector and Grafana send to is a
+// service (and port) of the compose file, Loki's configuration has what a single process needs,
+// and Grafana's dashboard provider reads the folder the compose file mounts the dashboards at.
+function observability(file) {
+  const root = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+  const stack = yaml.load(readFileSync(file, 'utf8'));
+  const services = stack.services ?? {};
+  const mounted = (service, target) => {
+    const volume = (services[service]?.volumes ?? []).find((v) => typeof v === 'string' && v.split(':')[1] === target);
+    if (!volume) { report(file, `${service} mounts nothing at ${target}`); return null; }
+    return root + volume.split(':')[0].replace(/^\.\//, '');
+  };
+  const portsOf = (name) => new Set([
+    ...(services[name]?.expose ?? []).map(String),
+    ...(services[name]?.ports ?? []).map((p) => String(p).split(':').pop().split('/')[0]),
+    ...({ prometheus: ['9090'], loki: ['3100'], 'otel-collector': ['4317', '4318'], grafana: ['3000'] }[name] ?? []),
+  ]);
+  const checkUrl = (where, url) => {
+    const { hostname, port } = new URL(url);
+    if (!services[hostname]) report(where, `${url}: no service '${hostname}' in ${file}`);
+    else if (port && !portsOf(hostname).has(port)) report(where, `${url}: service '${hostname}' listens on ${[...portsOf(hostname)].join(', ')}, not ${port}`);
+  };
+  for (const name of ['otel-collector', 'loki', 'grafana']) {
+    if (!(services[name]?.profiles ?? []).includes('observability')) report(file, `${name} is not in the observability profile`);
+  }
+
+  const otelFile = mounted('otel-collector', '/etc/otelcol/config.yaml');
+  if (otelFile) {
+    const otel = yaml.load(readFileSync(otelFile, 'utf8'));
+    for (const [name, pipeline] of Object.entries(otel.service?.pipelines ?? {})) {
+      for (const kind of ['receivers', 'processors', 'exporters']) {
+        for (const component of pipeline[kind] ?? []) {
+          if (!otel[kind] || !(component in otel[kind])) report(otelFile, `pipeline ${name} names ${kind.slice(0, -1)} '${component}', which is not defined`);
+        }
+      }
+      if (!(pipeline.receivers?.length && pipeline.exporters?.length)) report(otelFile, `pipeline ${name} needs a receiver and an exporter`);
+    }
+    for (const [name, exporter] of Object.entries(otel.exporters ?? {})) {
+      if (exporter?.endpoint) checkUrl(otelFile, exporter.endpoint.startsWith('http') ? exporter.endpoint : `http://${exporter.endpoint}`, name);
+    }
+    const endpoint = services['gateway-a']?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT;
+    if (endpoint === undefined) report(file, 'the gateways name no OTEL_EXPORTER_OTLP_ENDPOINT variable');
+    const http = otel.receivers?.otlp?.protocols?.http?.endpoint;
+    if (!http || !http.endsWith(':4318')) report(otelFile, `the OTLP/HTTP receiver listens on ${http}, not :4318`);
+  }
+
+  const lokiFile = mounted('loki', '/etc/loki/loki.yaml');
+  if (lokiFile) {
+    const loki = yaml.load(readFileSync(lokiFile, 'utf8'));
+    if (!(loki.schema_config?.configs ?? []).length) report(lokiFile, 'schema_config.configs is empty');
+    if (loki.server?.http_listen_port !== 3100) report(lokiFile, 'server.http_listen_port is not 3100 (the health check and the collector use it)');
+    if (!loki.common?.storage?.filesystem?.chunks_directory?.startsWith('/loki')) report(lokiFile, 'chunks are not stored on the /loki volume');
+  }
+
+  const provisioning = mounted('grafana', '/etc/grafana/provisioning');
+  const dashboards = mounted('grafana', '/var/lib/grafana/dashboards');
+  if (provisioning) {
+    const sources = yaml.load(readFileSync(`${provisioning}/datasources/datasources.yaml`, 'utf8'));
+    for (const source of sources.datasources ?? []) checkUrl(`${provisioning}/datasources/datasources.yaml`, source.url);
+    const providers = yaml.load(readFileSync(`${provisioning}/dashboards/dashboards.yaml`, 'utf8'));
+    for (const provider of providers.providers ?? []) {
+      if (provider.options?.path !== '/var/lib/grafana/dashboards') report(`${provisioning}/dashboards/dashboards.yaml`, `provider ${provider.name} reads ${provider.options?.path}, where no dashboards are mounted`);
+    }
+  }
+  if (dashboards) {
+    for (const name of ['gateway.json']) {
+      const dashboard = JSON.parse(readFileSync(`${dashboards}/${name}`, 'utf8'));
+      if (!(dashboard.panels ?? []).length) report(`${dashboards}/${name}`, 'the dashboard has no panels');
+    }
+  }
+}
+
 for (const file of files) {
   try {
     if (kind === 'compose') compose(file);
     else if (kind === 'workflow') await workflow(file);
     else if (kind === 'k8s') k8s(file);
-    else throw new Error(`unknown kind '${kind}' (compose, workflow, k8s)`);
+    else if (kind === 'observability') observability(file);
+    else throw new Error(`unknown kind '${kind}' (compose, workflow, k8s, observability)`);
   } catch (error) {
     report(file, String(error?.message ?? error));
   }

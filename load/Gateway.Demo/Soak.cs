@@ -232,15 +232,15 @@ internal sealed partial class Soak(DemoOptions options, Output output)
 
     private async Task PrometheusAsync(double elapsed)
     {
-        // Let one more scrape (every 2 s) see the end of the soak.
-        await Task.Delay(TimeSpan.FromSeconds(4));
-        var window = string.Create(CultureInfo.InvariantCulture, $"{Math.Ceiling(elapsed + 4):0}s");
+        // Let one more scrape (every 10 s) see the end of the soak.
+        await Task.Delay(TimeSpan.FromSeconds(12));
+        var window = string.Create(CultureInfo.InvariantCulture, $"{Math.Ceiling(elapsed + 12):0}s");
         using var prometheus = Api.Client(options.Prometheus);
         output.Line("  the replicas' own view (Prometheus, over the soak):");
         foreach (var query in new[]
         {
-            $"sum by (replica) (increase(gateway_inference_requests_total{{outcome=\"success\"}}[{window}]))",
-            $"sum by (replica) (increase(gateway_inference_requests_total{{outcome!=\"success\"}}[{window}]))",
+            $"sum by (instance) (increase(gateway_inference_requests_total{{outcome=\"success\"}}[{window}]))",
+            $"sum by (instance) (increase(gateway_inference_requests_total{{outcome!=\"success\"}}[{window}]))",
             $"histogram_quantile(0.99, sum by (model, le) (rate(gateway_inference_duration_seconds_bucket{{phase=\"total\"}}[{window}])))",
             $"sum by (model) (rate(gateway_inference_batch_size_sum[{window}])) / sum by (model) (rate(gateway_inference_batch_size_count[{window}]))",
         })

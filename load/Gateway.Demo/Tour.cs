@@ -21,8 +21,8 @@ internal sealed class Tour(DemoOptions options, Output output)
     private static readonly string[] s_rows = ["(no credential)", .. s_roles];
     private static readonly string[] s_queries =
     [
-        "sum by (replica, model) (gateway_inference_requests_total{outcome=\"success\"})",
-        "sum by (replica, reason) (gateway_rejected_requests_total) > 0",
+        "sum by (instance, model) (gateway_inference_requests_total{outcome=\"success\"})",
+        "sum by (instance, reason) (gateway_rejected_requests_total) > 0",
         "sum by (model) (gateway_inference_batch_size_sum) / sum by (model) (gateway_inference_batch_size_count)",
     ];
 
@@ -184,7 +184,7 @@ internal sealed class Tour(DemoOptions options, Output output)
 
     private async Task PrometheusAsync()
     {
-        output.Heading("4. the same in Prometheus (scraping both replicas' /metrics every 2 s)");
+        output.Heading("4. the same in Prometheus (scraping both replicas' /metrics every 10 s)");
         using var prometheus = Api.Client(options.Prometheus);
         const string Total = "sum(gateway_inference_requests_total{outcome=\"success\"})";
         var clock = Stopwatch.StartNew();

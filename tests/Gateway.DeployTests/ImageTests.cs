@@ -1,185 +1,110 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using Gateway.DeployTests.Engine;
 using Gateway.Testing;
+using Xunit.Abstractions;
 
 namespace Gateway.DeployTests;
 
 /// <summary>
-/// The CPU image, assembled without a Docker daemon from the same tree Dockerfile.aot's final
-/// stage copies (deploy/image/rootfs.sh, then umoci), must be small and must serve: the packed
-/// image is unpacked, started from its root filesystem in a chroot as its non-root user, and
-/// answers readiness, its own probe and an authenticated inference.
+/// The images <c>./build.sh image</c> builds from Dockerfile.aot with the engine, run as an
+/// operator runs them: read-only root filesystem, uid 65532, every capability dropped, a tmpfs at
+/// /tmp and the models read-only. The Docker HEALTHCHECK of the image must report healthy and an
+/// inference must answer the reference output; the CPU image must stay within 60 MiB compressed.
 /// </summary>
-public sealed partial class ImageTests
+public sealed class ImageTests(ITestOutputHelper output)
 {
     private const long MaxCompressedBytes = 60L * 1024 * 1024;
+    private const string AdminPassword = "image-test-admin-passphrase";
 
     [Fact]
-    public async Task CpuImage_IsSmall_AndServesFromItsRootFilesystem()
+    public async Task CpuImage_IsSmall_HasNoShell_AndServesReadOnlyAsNonRoot()
     {
-        Assert.True(Environment.UserName == "root", "building and running the image root filesystem needs root (chroot, mount)");
-        var publish = Path.GetDirectoryName(GatewayBinary())!;
-        var work = Directory.CreateTempSubdirectory("gateway-image-").FullName;
+        await Docker.RequireImageAsync(Docker.CpuImage);
+        var size = await Docker.CompressedSizeAsync(Docker.CpuImage);
+        Report.Write(output, $"{Docker.CpuImage}: {size} bytes compressed ({size / 1048576.0:F1} MiB)");
+        Assert.InRange(size, 5L * 1024 * 1024, MaxCompressedBytes);
+
+        Assert.Equal("65532:65532", await Docker.InspectAsync(Docker.CpuImage, "{{.Config.User}}"));
+        Assert.Contains("--probe", await Docker.InspectAsync(Docker.CpuImage, "{{json .Config.Healthcheck.Test}}"));
+        // No shell and no package manager in the runtime image.
+        var (code, shell) = await Docker.TryAsync("run", "--rm", "--entrypoint", "/bin/sh", Docker.CpuImage, "-c", "true");
+        Assert.True(code != 0, "the image runs /bin/sh: " + shell);
+
+        var models = Docker.CreateReadableRepository(("identity", "identity.onnx"));
         try
         {
-            var rootfs = Path.Combine(work, "rootfs");
-            var layout = Path.Combine(work, "oci");
-            var (code, output) = await Shell.RunAsync("deploy/image/rootfs.sh", [rootfs, publish]);
-            Assert.True(code == 0, output);
-            (code, output) = await Shell.RunAsync("deploy/image/build-oci.sh", [rootfs, layout, "cpu"]);
-            Assert.True(code == 0, output);
-            var size = long.Parse(CompressedSize().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
-            Assert.InRange(size, 5L * 1024 * 1024, MaxCompressedBytes);
-
-            // skopeo reads the layout as any registry client would.
-            (code, output) = await Shell.RunAsync("skopeo", ["inspect", $"oci:{layout}:cpu"]);
-            Assert.True(code == 0, output);
-            using (var inspect = JsonDocument.Parse(output))
-            {
-                Assert.Equal("amd64", inspect.RootElement.GetProperty("Architecture").GetString());
-            }
-
-            // Unpack the image (not the source tree) and run it.
-            var bundle = Path.Combine(work, "bundle");
-            (code, output) = await Shell.RunAsync("umoci", ["unpack", "--image", $"{layout}:cpu", bundle]);
-            Assert.True(code == 0, output);
-            var root = Path.Combine(bundle, "rootfs");
-            using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(bundle, "config.json"))))
-            {
-                var process = config.RootElement.GetProperty("process");
-                Assert.Equal(65532, process.GetProperty("user").GetProperty("uid").GetInt32());
-                Assert.Equal("/app/gateway", process.GetProperty("args")[0].GetString());
-            }
-
-            Assert.False(File.Exists(Path.Combine(root, "bin", "sh")), "the runtime image must not ship a shell");
-            var modelDirectory = Path.Combine(root, "models", "identity", "1");
-            Directory.CreateDirectory(modelDirectory);
-            File.Copy(ReferenceModels.ModelFile("identity"), Path.Combine(modelDirectory, "model.onnx"));
-            // What a container runtime provides: /proc and a /dev with the standard nodes.
-            (code, output) = await Shell.RunAsync("mount", ["-t", "proc", "proc", Path.Combine(root, "proc")]);
-            Assert.True(code == 0, output);
-            (code, output) = await Shell.RunAsync("mount", ["--bind", "/dev", Path.Combine(root, "dev")]);
-            Assert.True(code == 0, output);
-            try
-            {
-                await RunInChrootAsync(root);
-            }
-            finally
-            {
-                await Shell.RunAsync("umount", ["-l", Path.Combine(root, "dev")]);
-                await Shell.RunAsync("umount", ["-l", Path.Combine(root, "proc")]);
-            }
+            await RunAndInferAsync(Docker.CpuImage, models, "identity", "onnxruntime_onnx");
         }
         finally
         {
-            Directory.Delete(work, recursive: true);
+            Directory.Delete(models, recursive: true);
         }
     }
 
-    private static async Task RunInChrootAsync(string root)
+    [Fact]
+    public async Task CpuTorchImage_ServesATorchScriptModel_ReadOnlyAsNonRoot()
     {
-        var port = FreePort();
-        var info = new ProcessStartInfo("chroot")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "--userspec=65532:65532", root, "/app/gateway", "--urls", $"http://127.0.0.1:{port}", "--model-repository", "/models" })
-        {
-            info.ArgumentList.Add(arg);
-        }
+        await Docker.RequireImageAsync(Docker.CpuTorchImage);
+        var size = await Docker.CompressedSizeAsync(Docker.CpuTorchImage);
+        Report.Write(output, $"{Docker.CpuTorchImage}: {size} bytes compressed ({size / 1048576.0:F1} MiB)");
 
-        info.Environment["Auth__BootstrapAdminPassword"] = "image-test-password-1";
-        info.Environment["Storage__SqlitePath"] = "/data/gateway.db";
-        using var gateway = Process.Start(info)!;
-        var lines = new System.Collections.Concurrent.ConcurrentQueue<string?>();
-        var log = new Log(lines);
-        gateway.OutputDataReceived += (_, e) => lines.Enqueue(e.Data);
-        gateway.ErrorDataReceived += (_, e) => lines.Enqueue(e.Data);
-        gateway.BeginOutputReadLine();
-        gateway.BeginErrorReadLine();
+        var models = Docker.CreateReadableRepository(("identity", "identity.pt"));
+        File.WriteAllText(Path.Combine(models, "identity", "config.json"), """
+            {
+              "backend": "torch",
+              "max_batch_size": 8,
+              "input": [{ "name": "INPUT0", "data_type": "TYPE_FP32", "dims": [16] }],
+              "output": [{ "name": "OUTPUT0", "data_type": "TYPE_FP32", "dims": [16] }]
+            }
+            """);
+        Docker.MakeReadable(models);
         try
         {
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
-            {
-                Assert.False(gateway.HasExited, "the gateway exited:\n" + log);
-                try
-                {
-                    using var ready = await client.GetAsync("/v2/health/ready");
-                    if (ready.StatusCode == HttpStatusCode.OK)
-                    {
-                        break;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    // Not listening yet.
-                }
+            await RunAndInferAsync(Docker.CpuTorchImage, models, "identity", "pytorch_libtorch");
+        }
+        finally
+        {
+            Directory.Delete(models, recursive: true);
+        }
+    }
 
-                Assert.True(DateTime.UtcNow < deadline, "not ready within 60 s:\n" + log);
-                await Task.Delay(50);
-            }
+    private async Task RunAndInferAsync(string image, string models, string model, string platform)
+    {
+        var name = "gateway-imagetest-" + Guid.NewGuid().ToString("N")[..8];
+        await Docker.RunAsync("run", "-d", "--name", name,
+            "--read-only", "--user", "65532:65532", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--tmpfs", "/tmp:size=64m", "-v", $"{models}:/models:ro",
+            "-e", $"Auth__BootstrapAdminPassword={AdminPassword}",
+            "-p", "127.0.0.1::8080", image);
+        try
+        {
+            // The image's own HEALTHCHECK (the binary probing /v2/health/ready) says healthy.
+            await Docker.WaitHealthyAsync(name, TimeSpan.FromSeconds(90));
+            var pid = await Docker.PidAsync(name);
+            Assert.All(Docker.ProcessUids(pid), static uid => Assert.Equal(65532, uid));
 
-            // The HEALTHCHECK's probe, run inside the image.
-            var (code, output) = await Shell.RunAsync("chroot", ["--userspec=65532:65532", root, "/app/gateway", "--probe", $"http://127.0.0.1:{port}/v2/health/ready"]);
-            Assert.True(code == 0, output);
+            var address = new Uri("http://" + (await Docker.RunAsync("port", name, "8080")).Split('\n')[0].Trim());
+            var (token, _) = await Api.RequireLoginAsync(address, "admin", AdminPassword);
+            using var client = Api.Client(address, token);
+            var metadata = await Api.SendAsync(client, HttpMethod.Get, $"/v2/models/{model}");
+            Assert.True(metadata.Status == HttpStatusCode.OK, metadata.ToString());
+            Assert.Equal(platform, metadata.Json.GetProperty("platform").GetString());
 
-            using var login = await client.PostAsync("/v1/auth/login", new StringContent("""{"username":"admin","password":"image-test-password-1"}""", Encoding.UTF8, "application/json"));
-            Assert.True(login.StatusCode == HttpStatusCode.OK, await login.Content.ReadAsStringAsync() + "\n" + log);
-            using var tokens = JsonDocument.Parse(await login.Content.ReadAsStringAsync());
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.RootElement.GetProperty("access_token").GetString());
-
-            var sample = ReferenceModels.Load("identity", 1);
-            using var infer = await client.PostAsync("/v2/models/identity/infer", new StringContent(V2Requests.Json(sample), Encoding.UTF8, "application/json"));
-            var text = await infer.Content.ReadAsStringAsync();
-            Assert.True(infer.StatusCode == HttpStatusCode.OK, text);
+            var sample = ReferenceModels.Load(model, 1);
+            using var response = await client.PostAsync($"/v2/models/{model}/infer", new StringContent(V2Requests.Json(sample), Encoding.UTF8, "application/json"));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
             using var json = JsonDocument.Parse(text);
             Assert.InRange(ReferenceModels.MaxAbsDiff(sample.Output.Values(), V2Requests.Data(V2Requests.Output(json, sample.OutputName))), 0, ReferenceModels.Tolerance);
+            Report.Write(output, $"{image}: healthy as uid 65532 with a read-only root; {model} ({platform}) answered the reference output");
         }
         finally
         {
-            if (!gateway.HasExited)
-            {
-                gateway.Kill(entireProcessTree: true);
-                await gateway.WaitForExitAsync();
-            }
+            var (_, logs) = await Docker.TryAsync("logs", "--tail", "20", name);
+            output.WriteLine(logs);
+            await Docker.TryAsync("rm", "-f", "-v", name);
         }
     }
-
-    /// <summary>The process's output so far, formatted only when a message needs it.</summary>
-    private sealed class Log(System.Collections.Concurrent.ConcurrentQueue<string?> lines)
-    {
-        public override string ToString() => string.Join('\n', lines);
-    }
-
-    /// <summary>The CPU image's gateway: published without the Torch backend (-p:WithTorch=false).</summary>
-    private static string GatewayBinary()
-    {
-        var path = Environment.GetEnvironmentVariable("GATEWAY_CPU_BINARY");
-        if (string.IsNullOrEmpty(path))
-        {
-            path = Path.Combine(ReferenceModels.RepositoryRoot, "artifacts", "publish", "gateway-cpu", "gateway");
-        }
-
-        Assert.True(File.Exists(path), $"{path} does not exist: run ./build.sh publish -p:WithTorch=false with PUBLISH_OUT=artifacts/publish/gateway-cpu (./build.sh test does)");
-        return path;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    [GeneratedRegex(@"compressed size: (\d+) bytes")]
-    private static partial Regex CompressedSize();
 }

@@ -6,7 +6,20 @@ namespace Gateway.DeployTests;
 /// <summary>Runs a command and captures its output.</summary>
 internal static class Shell
 {
+    /// <summary>Runs a command; the output is standard output followed by standard error.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> args, string? workingDirectory = null, TimeSpan? timeout = null)
+    {
+        var result = await RunSplitAsync(file, args, null, workingDirectory, timeout);
+        return (result.ExitCode, result.StdOut + result.StdErr);
+    }
+
+    /// <summary>
+    /// Runs a command with extra environment variables (an empty value is passed as empty, not
+    /// removed); standard output and standard error apart, so a warning on standard error never
+    /// spoils a value read from standard output.
+    /// </summary>
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunSplitAsync(
+        string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, TimeSpan? timeout = null)
     {
         var root = Gateway.Testing.ReferenceModels.RepositoryRoot;
         var resolved = file.Contains('/', StringComparison.Ordinal) && !Path.IsPathRooted(file) ? Path.Combine(root, file) : file;
@@ -14,6 +27,7 @@ internal static class Shell
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? root,
         };
@@ -22,8 +36,16 @@ internal static class Shell
             info.ArgumentList.Add(arg);
         }
 
+        if (environment is not null)
+        {
+            foreach (var (name, value) in environment)
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         using var process = Process.Start(info)!;
-        var output = new StringBuilder();
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var cancellation = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(5));
@@ -37,7 +59,6 @@ internal static class Shell
             throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish:\n{await stdout}{await stderr}");
         }
 
-        output.Append(await stdout).Append(await stderr);
-        return (process.ExitCode, output.ToString());
+        return (process.ExitCode, await stdout, await stderr);
     }
 }

@@ -60,12 +60,94 @@ public class ValidationTests
     }
 
     [Fact]
+    public void Workflow_JobsAreThinCallsOfBuildVerbs_TheTestJobRunsInDebian12AsRoot_DeployWaitsForTheGate()
+    {
+        var root = ReferenceModels.RepositoryRoot;
+        var workflow = File.ReadAllText(Path.Combine(root, ".github", "workflows", "ci.yml"));
+        var build = File.ReadAllText(Path.Combine(root, "build.sh"));
+        var jobs = System.Text.RegularExpressions.Regex.Split(workflow[workflow.IndexOf("\njobs:\n", StringComparison.Ordinal)..], @"\n  (?=[a-z-]+:\n)")
+            .Skip(1).ToDictionary(static j => j[..j.IndexOf(':', StringComparison.Ordinal)], static j => j);
+        var verbs = new Dictionary<string, string>
+        {
+            ["lint"] = "lint",
+            ["test"] = "test",
+            ["publish"] = "publish",
+            ["gate"] = "gate",
+            ["image"] = "image",
+            ["deploy-demo"] = "deploy",
+        };
+        Assert.Equal(verbs.Keys.Order(), jobs.Keys.Order());
+        foreach (var (job, verb) in verbs)
+        {
+            Assert.Contains($"run: ./build.sh {verb}", jobs[job]);
+            Assert.Contains($"\n    {verb}) ", build);
+        }
+
+        // Every ./build.sh call in the workflow is a verb build.sh has.
+        foreach (System.Text.RegularExpressions.Match call in System.Text.RegularExpressions.Regex.Matches(workflow, @"\./build\.sh ([a-z-]+)"))
+        {
+            Assert.Contains($"\n    {call.Groups[1].Value}) ", build);
+        }
+
+        Assert.Contains("container:\n      image: debian:bookworm\n      options: --privileged", jobs["test"]);
+        foreach (var job in new[] { "lint", "publish", "gate" })
+        {
+            Assert.Contains("container: debian:bookworm", jobs[job]);
+        }
+
+        Assert.Contains("needs: [image, gate]", jobs["deploy-demo"]);
+        Assert.Contains("needs: [lint, test, publish]", jobs["image"]);
+        Assert.Equal("exec ./build.sh test", File.ReadAllLines(Path.Combine(root, ".ci", "run")).Last(static l => l.Length > 0));
+    }
+
+    [Fact]
     public async Task BrokenWorkflow_IsCaught()
     {
         var broken = Path.Combine(Directory.CreateTempSubdirectory().FullName, "broken.yml");
         File.WriteAllText(broken, "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope.nope }}\n        uses: actions/checkout@v4\n");
         var (code, _) = await ValidateAsync("workflow", broken);
         Assert.Equal(1, code);
+    }
+
+    [Fact]
+    public async Task ObservabilityProfile_ConfigurationIsConsistent()
+    {
+        var (code, output) = await ValidateAsync("observability", "docker-compose.prod.yml");
+        Assert.True(code == 0, output);
+    }
+
+    [Fact]
+    public async Task BrokenObservabilityConfiguration_IsCaught()
+    {
+        var copy = Directory.CreateTempSubdirectory("gateway-observability-").FullName;
+        try
+        {
+            var root = ReferenceModels.RepositoryRoot;
+            File.Copy(Path.Combine(root, "docker-compose.prod.yml"), Path.Combine(copy, "docker-compose.prod.yml"));
+            CopyDirectory(Path.Combine(root, "deploy", "compose"), Path.Combine(copy, "deploy", "compose"));
+            var otel = Path.Combine(copy, "deploy", "compose", "otel-collector.yaml");
+            File.WriteAllText(otel, File.ReadAllText(otel).Replace("processors: [memory_limiter, resource, batch]\n      exporters: [prometheusremotewrite]", "processors: [memory_limiter, resource, batching]\n      exporters: [prometheusremotewrite]", StringComparison.Ordinal));
+            var sources = Path.Combine(copy, "deploy", "compose", "grafana", "provisioning", "datasources", "datasources.yaml");
+            File.WriteAllText(sources, File.ReadAllText(sources).Replace("http://loki:3100", "http://logs:3100", StringComparison.Ordinal));
+            var (code, output) = await ValidateAsync("observability", Path.Combine(copy, "docker-compose.prod.yml"));
+            Assert.Equal(1, code);
+            Assert.Contains("processor 'batching', which is not defined", output);
+            Assert.Contains("no service 'logs'", output);
+        }
+        finally
+        {
+            Directory.Delete(copy, recursive: true);
+        }
+
+        static void CopyDirectory(string from, string to)
+        {
+            foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(to, Path.GetRelativePath(from, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+        }
     }
 
     [Fact]

@@ -18,8 +18,8 @@ internal sealed class NginxProcess : IAsyncDisposable
     /// <summary>The example file the test runs.</summary>
     public const string ExampleConfig = "deploy/nginx/gateway.conf";
 
-    private static readonly string[] s_exampleUpstreams = ["server 127.0.0.1:8081 ", "server 127.0.0.1:8082 "];
-    private const string ExampleListen = "listen 127.0.0.1:8080;";
+    private static readonly string[] s_exampleUpstreams = ["server gateway-a:8080 ", "server gateway-b:8080 "];
+    private const string ExampleListen = "listen 8080;";
 
     private readonly Process _process;
     private readonly string _directory;

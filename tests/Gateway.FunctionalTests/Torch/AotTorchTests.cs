@@ -1,6 +1,6 @@
 using System.Net;
-using Xunit.Abstractions;
 using Gateway.Testing;
+using Xunit.Abstractions;
 
 namespace Gateway.FunctionalTests.Torch;
 
