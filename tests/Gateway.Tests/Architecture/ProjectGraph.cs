@@ -57,7 +57,7 @@ public static class LayerChecker
                 }
                 else if (!rule.MayReference.Contains(target.Assembly, StringComparer.Ordinal))
                 {
-                    violations.Add($"{rule.Assembly} references {target.Assembly}, which its row does not allow (only {Names(rule.MayReference)})");
+                    violations.Add($"{rule.Assembly} references {target.Assembly}, which its row does not allow ({Names(rule.MayReference)})");
                 }
             }
         }
@@ -73,5 +73,5 @@ public static class LayerChecker
         return violations;
     }
 
-    private static string Names(string[] names) => names.Length == 0 ? "nothing" : string.Join(", ", names);
+    private static string Names(string[] names) => names.Length == 0 ? "it may reference nothing" : "only " + string.Join(", ", names);
 }
