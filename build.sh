@@ -2,6 +2,7 @@
 # The one entry point: run, test, publish, bench, load, fuzz, image, deploy, demo, lint.
 #   ./build.sh run [gateway args]   start the gateway on http://127.0.0.1:8080 with the sample models
 #   ./build.sh test                 every test (installs what the tests need), ends with "tests: N passed, N failed"
+#   ./build.sh test --fast          the unit tests only (tests/unit-tests.slnf): no publish, image, services or npm
 #   ./build.sh publish              the Native-AOT binary at artifacts/publish/gateway/gateway, zero warnings
 #   ./build.sh bench [filter]       BenchmarkDotNet suites in bench/
 #   ./build.sh load [args]          the standard load scenarios in load/ against the AOT binary
@@ -312,7 +313,8 @@ test_all() {
 
     services_start >&2
     local rc=0 project name
-    for project in tests/*/*.csproj; do
+    for project in tests/*/*Tests.csproj; do
+        # Projects whose names end in Tests; tests/Gateway.TestSupport is the library they share.
         name=$(basename "$project" .csproj)
         log "running $name"
         # One TRX per project with a fixed name: solution-wide runs name files by the second and can collide.
@@ -344,6 +346,36 @@ test_all() {
         echo "tests: $passed passed, $failed failed"
     fi
     # A skipped test is a failed one here: CI must run everything (the Torch tests included).
+    [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
+}
+
+# The fast loop: the unit-test projects of tests/unit-tests.slnf, which need no published binary,
+# container engine, PostgreSQL, Redis or npm; the same summary line as test_all.
+test_fast() {
+    rm -rf "$RESULTS_DIR"
+    mkdir -p "$RESULTS_DIR"
+    log "building the unit tests (tests/unit-tests.slnf)"
+    dotnet build tests/unit-tests.slnf -c Release -nologo -clp:NoSummary -warnaserror >&2
+    local rc=0 project name
+    # The projects the filter lists (JSON, paths with backslashes as in the solution).
+    local projects
+    projects=$(python3 -c 'import json, sys; print("\n".join(p.replace("\\", "/") for p in json.load(open(sys.argv[1]))["solution"]["projects"]))' tests/unit-tests.slnf)
+    for project in $projects; do
+        name=$(basename "$project" .csproj)
+        log "running $name"
+        dotnet test "$project" -c Release --no-build --filter "Category!=Torch" \
+            --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
+            --results-directory "$RESULTS_DIR" >&2 || rc=$?
+    done
+    read -r passed failed skipped < <(summarise)
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1
+    fi
+    if [ "$skipped" -gt 0 ]; then
+        echo "tests: $passed passed, $failed failed, $skipped skipped"
+    else
+        echo "tests: $passed passed, $failed failed"
+    fi
     [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
 }
 
@@ -438,7 +470,13 @@ cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
     run) run "$@" ;;
-    test) test_all ;;
+    test)
+        case "${1:-}" in
+            "") test_all ;;
+            --fast) test_fast ;;
+            *) echo "test: unknown option '$1' (--fast)" >&2; exit 2 ;;
+        esac
+        ;;
     publish) publish "$@" ;;
     bench) bench "$@" ;;
     load) load "$@" ;;

@@ -71,7 +71,7 @@ if (options.StartupRuns > 0)
 var repositoryRoot = Samples.CreateRepository(options.Models, options.RepoModels);
 try
 {
-    using var gateway = GatewayProcess.Start(options.Binary, repositoryRoot, options);
+    using var gateway = LoadGateway.Start(options.Binary, repositoryRoot, options);
     var ready = gateway.WaitReady(TimeSpan.FromSeconds(120));
     Console.WriteLine(string.Create(inv, $"load server pid {gateway.Pid} on {gateway.BaseAddress} ready in {ready.TotalMilliseconds:0} ms"));
     Thread.Sleep(1000);

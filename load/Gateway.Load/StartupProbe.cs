@@ -1,3 +1,5 @@
+using Gateway.Testing;
+
 namespace Gateway.Load;
 
 /// <summary>Exec-to-ready times and idle RSS of repeated starts on one repository.</summary>
@@ -44,7 +46,7 @@ internal static class StartupProbe
         var rss = new List<long>(runs);
         for (var i = -1; i < runs; i++)
         {
-            using var gateway = GatewayProcess.Start(binary, repository, options);
+            using var gateway = LoadGateway.Start(binary, repository, options);
             var ready = gateway.WaitReady(TimeSpan.FromSeconds(60));
             Thread.Sleep(1000);
             var (now, _) = gateway.Memory();

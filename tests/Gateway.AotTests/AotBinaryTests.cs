@@ -14,7 +14,7 @@ public class AotBinaryTests
     public async Task ReferenceSamples_JsonAndBinary_MatchThroughTheAotBinary()
     {
         var repository = ReferenceModels.CreateRepository(ReferenceModels.Names);
-        await using var gateway = GatewayProcess.Start(repository);
+        await using var gateway = AotGateway.Start(repository);
         await gateway.WaitReadyAsync();
         foreach (var row in ReferenceModels.AllSamples())
         {
@@ -51,7 +51,7 @@ public class AotBinaryTests
     public async Task BadInput_ClearError_AndTheProcessKeepsServing()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository);
+        await using var gateway = AotGateway.Start(repository);
         await gateway.WaitReadyAsync();
         string[] bodies =
         [
@@ -78,7 +78,7 @@ public class AotBinaryTests
     public async Task InvalidSetting_ExitsWithCode2NamingTheKey()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository, "--Gateway:MaxRequestBodyBytes", "5");
+        await using var gateway = AotGateway.Start(repository, "--Gateway:MaxRequestBodyBytes", "5");
         await gateway.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(2, gateway.Process.ExitCode);
         Assert.Contains("Gateway:MaxRequestBodyBytes", gateway.Output);
@@ -93,7 +93,7 @@ public class AotBinaryTests
         var repository = ReferenceModels.CreateRepository("identity");
 
         // The last --urls wins: the port another listener holds.
-        await using var gateway = GatewayProcess.Start(repository, "--urls", $"http://127.0.0.1:{taken}");
+        await using var gateway = AotGateway.Start(repository, "--urls", $"http://127.0.0.1:{taken}");
         await gateway.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(3, gateway.Process.ExitCode);
@@ -105,7 +105,7 @@ public class AotBinaryTests
     public async Task SigTerm_ShutsDownCleanly()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository);
+        await using var gateway = AotGateway.Start(repository);
         await gateway.WaitReadyAsync();
         Assert.Equal(0, Kill(gateway.Process.Id, 15));
         await gateway.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -116,11 +116,11 @@ public class AotBinaryTests
     public async Task ProbeMode_ExitsZeroWhenReady_OneWhenNot()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository);
+        await using var gateway = AotGateway.Start(repository);
         await gateway.WaitReadyAsync();
         Assert.Equal(0, await RunProbeAsync(new Uri(gateway.Address, "/v2/health/ready").ToString()));
         Assert.Equal(1, await RunProbeAsync(new Uri(gateway.Address, "/v2/models/none/ready").ToString()));
-        Assert.Equal(1, await RunProbeAsync($"http://127.0.0.1:{GatewayProcess.FreePort()}/v2/health/ready"));
+        Assert.Equal(1, await RunProbeAsync($"http://127.0.0.1:{FreePort.Next()}/v2/health/ready"));
         Assert.Equal(2, await RunProbeAsync("ftp://example"));
     }
 

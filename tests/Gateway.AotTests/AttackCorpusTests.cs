@@ -18,7 +18,7 @@ public class AttackCorpusTests
     public async Task WholeCorpus_AgainstTheAotBinary_No5xxInTheMetrics()
     {
         var repository = ReferenceModels.CreateRepository("identity", "add_sub", "mlp", "bert_tiny");
-        await using var gateway = GatewayProcess.Start(repository,
+        await using var gateway = AotGateway.Start(repository,
             "--RateLimit:Admin:PerSecond", "100000", "--RateLimit:Admin:Burst", "100000",
             "--RateLimit:Viewer:PerSecond", "100000", "--RateLimit:Viewer:Burst", "100000",
             "--RateLimit:LoginPerAccount:Failures", "100000",

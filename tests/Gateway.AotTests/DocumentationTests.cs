@@ -14,7 +14,7 @@ public class DocumentationTests
     public async Task OpenApiDocument_FromTheAotBinary_HasEveryOperationAndFullSchemas()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository);
+        await using var gateway = AotGateway.Start(repository);
         await gateway.WaitReadyAsync();
 
         using var response = await gateway.Client.GetAsync("/openapi/v1.json");

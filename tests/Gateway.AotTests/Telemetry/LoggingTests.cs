@@ -16,7 +16,7 @@ public sealed class LoggingTests
     public async Task JsonLines_CarryCorrelationTraceAndSpanIds()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository);
+        await using var gateway = AotGateway.Start(repository);
         await gateway.WaitReadyAsync();
         var trace = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
         using (var request = new HttpRequestMessage(HttpMethod.Post, "/v2/repository/models/identity/load"))
@@ -47,7 +47,7 @@ public sealed class LoggingTests
     public async Task TextFormat_OneReadableLinePerEntry()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository, "--Telemetry:LogFormat", "text");
+        await using var gateway = AotGateway.Start(repository, "--Telemetry:LogFormat", "text");
         await gateway.WaitReadyAsync();
         await gateway.StopAsync();
         var loaded = Assert.Single(gateway.Output.Split('\n'), line => line.Contains("Loaded model identity version 1", StringComparison.Ordinal));
@@ -60,7 +60,7 @@ public sealed class LoggingTests
     {
         var repository = ReferenceModels.CreateRepository("identity");
         // ASP.NET Core's categories default to Warning (GatewayHost); name them so their request lines are written too.
-        await using var gateway = GatewayProcess.Start(repository, "--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:Microsoft.AspNetCore", "Trace");
+        await using var gateway = AotGateway.Start(repository, "--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:Microsoft.AspNetCore", "Trace");
         await gateway.WaitReadyAsync();
         string[] secrets = ["Bearer-s3cr3t-7f1d", "apikey-s3cr3t-92ab", "cookie-s3cr3t-c0de", "hunter2-s3cr3t-pass", "tensor-s3cr3t-5151"];
 
@@ -104,7 +104,7 @@ public sealed class LoggingTests
         await gateway.StopAsync();
         var output = gateway.Output;
         Assert.Contains("/v2/models/identity/infer", output); // Trace level did log these requests
-        Assert.DoesNotContain(GatewayProcess.AdminPassword, output);
+        Assert.DoesNotContain(AotGateway.AdminPassword, output);
         foreach (var secret in secrets)
         {
             Assert.DoesNotContain(secret, output);

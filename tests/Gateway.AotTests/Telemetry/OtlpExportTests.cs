@@ -37,7 +37,7 @@ public sealed class OtlpExportTests
             ["OTEL_BLRP_SCHEDULE_DELAY"] = "100",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
         };
-        await using var gateway = GatewayProcess.Start(repository, environment);
+        await using var gateway = AotGateway.Start(repository, environment);
         await gateway.WaitReadyAsync();
 
         // One unbatched request under a caller's trace.

@@ -20,7 +20,7 @@ public sealed class PrometheusTests
     public async Task Metrics_PassPromtool_AndHoldNoClientChosenLabels()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        await using var gateway = GatewayProcess.Start(repository);
+        await using var gateway = AotGateway.Start(repository);
         await gateway.WaitReadyAsync();
         for (var i = 0; i < 5; i++)
         {
@@ -73,13 +73,13 @@ public sealed class PrometheusTests
     public async Task Prometheus_ScrapesTheGateway_AndAnswersAHistogramQuantile()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        var metricsPort = GatewayProcess.FreePort();
+        var metricsPort = FreePort.Next();
         // The management listener, open to the scraper (in production a network policy guards it).
-        await using var gateway = GatewayProcess.Start(repository, "--Telemetry:Metrics:Url", $"http://127.0.0.1:{metricsPort}", "--Telemetry:Metrics:RequiredRole", "open");
+        await using var gateway = AotGateway.Start(repository, "--Telemetry:Metrics:Url", $"http://127.0.0.1:{metricsPort}", "--Telemetry:Metrics:RequiredRole", "open");
         await gateway.WaitReadyAsync();
 
         var directory = Directory.CreateTempSubdirectory("prometheus-");
-        var prometheusPort = GatewayProcess.FreePort();
+        var prometheusPort = FreePort.Next();
         File.WriteAllText(Path.Combine(directory.FullName, "prometheus.yml"), $"""
             global:
               scrape_interval: 1s

@@ -17,7 +17,7 @@ public sealed class SentryTests
         Directory.CreateDirectory(Path.Combine(repository, "broken", "1"));
         File.WriteAllText(Path.Combine(repository, "broken", "1", "model.onnx"), "not an onnx model");
         var dsn = $"http://0123456789abcdef0123456789abcdef@127.0.0.1:{receiver.Address.Port}/42";
-        await using var gateway = GatewayProcess.Start(repository, new Dictionary<string, string> { ["SENTRY_DSN"] = dsn });
+        await using var gateway = AotGateway.Start(repository, new Dictionary<string, string> { ["SENTRY_DSN"] = dsn });
         await gateway.WaitReadyAsync();
         Assert.True(await LoopbackReceiver.WaitUntilAsync(() => Events(receiver).Any(e => e.Contains("broken", StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
             "no Sentry event for the failed model load:\n" + gateway.Output);

@@ -1,97 +1,45 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using Gateway.Testing;
 
 namespace Gateway.DeployTests.ScaleOut;
 
 /// <summary>
-/// One replica: the published Native-AOT binary (<c>GATEWAY_BINARY</c>, default
-/// artifacts/publish/gateway/gateway) as a child process on a loopback port, with its console output kept.
+/// One replica: the published Native-AOT binary (<see cref="GatewayProcess"/>) on a given loopback
+/// port with its console output kept, and what the scale-out tests read from it.
 /// </summary>
 internal sealed class GatewayReplica : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly GatewayProcess _gateway;
 
-    private GatewayReplica(string name, Process process, int port)
+    private GatewayReplica(string name, GatewayProcess gateway)
     {
         Name = name;
-        _process = process;
-        Port = port;
-        Address = new Uri($"http://127.0.0.1:{port}");
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        _gateway = gateway;
     }
 
     public string Name { get; }
 
-    public int Port { get; }
+    public int Port => _gateway.Port;
 
-    public Uri Address { get; }
+    public Uri Address => _gateway.Address;
 
-    public Process Process => _process;
+    public Process Process => _gateway.Process;
 
     /// <summary>Everything the process has written so far.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
-    public static string BinaryPath
-    {
-        get
-        {
-            var path = Environment.GetEnvironmentVariable("GATEWAY_BINARY");
-            if (string.IsNullOrEmpty(path))
-            {
-                path = Path.Combine(ReferenceModels.RepositoryRoot, "artifacts", "publish", "gateway", "gateway");
-            }
-
-            Assert.True(File.Exists(path), $"the AOT binary {path} does not exist: run ./build.sh publish (./build.sh test does)");
-            return path;
-        }
-    }
+    public string Output => _gateway.Output;
 
     public static GatewayReplica Start(string name, int port, string repository, string secretsDirectory, IReadOnlyDictionary<string, string> environment)
     {
-        var info = new ProcessStartInfo(BinaryPath)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "--urls", $"http://127.0.0.1:{port}", "--model-repository", repository, "--Secrets:Directory", secretsDirectory })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
+        var info = new GatewayStartInfo { Port = port, ModelRepository = repository, Arguments = { "--Secrets:Directory", secretsDirectory } };
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + BinaryPath);
-        return new GatewayReplica(name, process, port);
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        return new GatewayReplica(name, GatewayProcess.Start(info));
     }
 
     /// <summary>A client straight to this replica, optionally with a bearer credential.</summary>
@@ -108,28 +56,14 @@ internal sealed class GatewayReplica : IAsyncDisposable
 
     public async Task WaitReadyAsync()
     {
-        using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            Assert.False(_process.HasExited, $"replica {Name} exited early:\n{Output}");
-            try
-            {
-                using var response = await client.GetAsync("/v2/health/ready");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(50);
+            await _gateway.WaitReadyAsync(TimeSpan.FromSeconds(90));
         }
-
-        throw new TimeoutException($"replica {Name} not ready within 90 s:\n{Output}");
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            throw new InvalidOperationException($"replica {Name}: {e.Message}", e);
+        }
     }
 
     /// <summary>The <c>inference_count</c> of every version of every model, by model name, read from this replica.</summary>
@@ -152,38 +86,9 @@ internal sealed class GatewayReplica : IAsyncDisposable
     }
 
     /// <summary>Sends SIGTERM: the gateway stops accepting, finishes what it runs, then exits.</summary>
-    public void Terminate() => Assert.Equal(0, Kill(_process.Id, 15));
+    public void Terminate() => _gateway.Terminate();
 
-    public async Task<int> WaitExitAsync(TimeSpan timeout)
-    {
-        await _process.WaitForExitAsync().WaitAsync(timeout);
-        return _process.ExitCode;
-    }
+    public Task<int> WaitExitAsync(TimeSpan timeout) => _gateway.WaitExitAsync(timeout);
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
+    public ValueTask DisposeAsync() => _gateway.DisposeAsync();
 }

@@ -43,7 +43,7 @@ internal sealed class NginxProcess : IAsyncDisposable
     {
         Assert.Equal(s_exampleUpstreams.Length, replicaPorts.Count);
         var example = File.ReadAllText(Path.Combine(ReferenceModels.RepositoryRoot, ExampleConfig));
-        var port = GatewayReplica.FreePort();
+        var port = FreePort.Next();
         Assert.Contains(ExampleListen, example, StringComparison.Ordinal);
         var site = example.Replace(ExampleListen, $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
         for (var i = 0; i < s_exampleUpstreams.Length; i++)

@@ -73,7 +73,7 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IAsyncLifetime
             // Behind nginx: the client's address is the last X-Forwarded-For entry (nginx's view of its peer).
             ["ASPNETCORE_FORWARDEDHEADERS_ENABLED"] = "true",
         };
-        int[] ports = [GatewayReplica.FreePort(), GatewayReplica.FreePort()];
+        int[] ports = [FreePort.Next(), FreePort.Next()];
         _replicas.Add(GatewayReplica.Start("A", ports[0], repository, secrets, environment));
         _replicas.Add(GatewayReplica.Start("B", ports[1], repository, secrets, environment));
         await Task.WhenAll(A.WaitReadyAsync(), B.WaitReadyAsync());

@@ -41,7 +41,7 @@ public sealed class ReplicaRevocationTests : IAsyncLifetime
         };
 
         // Both start together: the migration lock and the bootstrap's ON CONFLICT keep them from racing.
-        var ports = new[] { TestServices.FreePort(), TestServices.FreePort() };
+        var ports = new[] { FreePort.Next(), FreePort.Next() };
         foreach (var port in ports)
         {
             _processes.Add(Start(port, environment));

@@ -23,7 +23,7 @@ public sealed class DependencyRulesTests : IDisposable
     public async Task OtlpCollectorAway_ServingReadinessAndDetailsUnaffected()
     {
         // Nothing listens on a fresh free port: every export is refused.
-        var collector = $"http://127.0.0.1:{TestServices.FreePort()}";
+        var collector = $"http://127.0.0.1:{FreePort.Next()}";
         await using var server = await GatewayServer.StartAsync(_repository, "--OTEL_EXPORTER_OTLP_ENDPOINT", collector, "--OTEL_BSP_SCHEDULE_DELAY", "100");
         for (var i = 0; i < 20; i++)
         {

@@ -105,7 +105,7 @@ public sealed class TelemetryEndpointTests
     public async Task MetricsListener_ServesOnlyMetricsAndHealth_AndTheMainOneNoMetrics()
     {
         var repository = ReferenceModels.CreateRepository("identity");
-        var port = FreePort();
+        var port = FreePort.Next();
         await using var server = await GatewayServer.StartAsync(repository, "--Telemetry:Metrics:Url", $"http://127.0.0.1:{port}");
         using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         management.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.AccessToken);
@@ -298,12 +298,5 @@ public sealed class TelemetryEndpointTests
         }
 
         return await server.Client.SendAsync(request);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

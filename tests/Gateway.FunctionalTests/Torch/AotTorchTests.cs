@@ -17,7 +17,7 @@ public class AotTorchTests(ITestOutputHelper output)
         var repository = TorchModels.CreateRepository("torch", ReferenceModels.Names);
         try
         {
-            await using var gateway = await GatewayProcess.StartAsync(repository);
+            await using var gateway = await AotTorchGateway.StartAsync(repository);
             foreach (var args in ReferenceModels.AllSamples())
             {
                 var sample = ReferenceModels.Load((string)args[0], (int)args[1]);
@@ -45,7 +45,7 @@ public class AotTorchTests(ITestOutputHelper output)
         var repository = TorchModels.CreateRepository("torch", "identity", "add_sub");
         try
         {
-            await using var gateway = await GatewayProcess.StartAsync(repository);
+            await using var gateway = await AotTorchGateway.StartAsync(repository);
             var rows = 1024;
             var floats = new byte[rows * 16 * 4];
             Random.Shared.NextBytes(floats);

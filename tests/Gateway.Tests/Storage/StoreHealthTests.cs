@@ -17,7 +17,7 @@ public sealed class StoreHealthTests
     public async Task UnreachablePostgres_CallsThrowStoreUnavailable_ThenFailFast()
     {
         // Nothing listens on a fresh free port: every connection is refused, as with a stopped server.
-        var connection = $"Host=127.0.0.1;Port={TestServices.FreePort()};Username=gateway;Password=x;Database=postgres;Timeout=2";
+        var connection = $"Host=127.0.0.1;Port={FreePort.Next()};Username=gateway;Password=x;Database=postgres;Timeout=2";
         await using var store = new PostgresAuthStore(connection, null, TimeProvider.System);
         var failure = await Assert.ThrowsAsync<StoreUnavailableException>(() => store.FindUserAsync(1, default));
         Assert.Equal("the identity store (postgres) is unavailable; try again shortly", failure.Message);

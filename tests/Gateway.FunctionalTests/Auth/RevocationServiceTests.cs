@@ -4,7 +4,7 @@ using Gateway.Storage;
 using Gateway.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Gateway.Tests.Auth;
+namespace Gateway.FunctionalTests.Auth;
 
 /// <summary>The revocation feed against a Redis of the test's own that stops answering.</summary>
 public sealed class RevocationServiceTests : IAsyncLifetime

@@ -3,13 +3,13 @@ using System.Text;
 namespace Gateway.Testing;
 
 /// <summary>One declared tensor of a reference model: name, protocol datatype, full dims.</summary>
-internal sealed record TensorDeclaration(string Name, string DataType, long[] Dims);
+public sealed record TensorDeclaration(string Name, string DataType, long[] Dims);
 
 /// <summary>
 /// The inputs and outputs of the reference models as a TorchScript model's <c>config.json</c>
 /// must declare them (a <c>.pt</c> file names none), and repositories built from the fixtures.
 /// </summary>
-internal static class TorchModels
+public static class TorchModels
 {
     public static readonly IReadOnlyDictionary<string, (TensorDeclaration[] Inputs, TensorDeclaration[] Outputs)> Declarations =
         new Dictionary<string, (TensorDeclaration[], TensorDeclaration[])>

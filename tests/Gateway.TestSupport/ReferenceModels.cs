@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace Gateway.Testing;
 
 /// <summary>One tensor of a reference sample: numpy dtype name, shape and raw little-endian bytes.</summary>
-internal sealed record SampleTensor(string NumpyType, long[] Shape, byte[] Data)
+public sealed record SampleTensor(string NumpyType, long[] Shape, byte[] Data)
 {
     /// <summary>The protocol datatype name.</summary>
     public string DataType => NumpyType switch
@@ -43,7 +43,7 @@ internal sealed record SampleTensor(string NumpyType, long[] Shape, byte[] Data)
 }
 
 /// <summary>A reference sample: inputs in the model's order and the first output.</summary>
-internal sealed record Sample(string Model, int Index, string[] InputNames, string OutputName, SampleTensor[] Inputs, SampleTensor Output)
+public sealed record Sample(string Model, int Index, string[] InputNames, string OutputName, SampleTensor[] Inputs, SampleTensor Output)
 {
     public override string ToString() => $"{Model}.s{Index}";
 }
@@ -52,7 +52,7 @@ internal sealed record Sample(string Model, int Index, string[] InputNames, stri
 /// The reference models and samples committed under <c>tests/fixtures/models</c> (copied from
 /// the shared material, so a fresh clone tests without it).
 /// </summary>
-internal static class ReferenceModels
+public static class ReferenceModels
 {
     /// <summary>Absolute tolerance that the fixtures' README calls safe on CPU.</summary>
     public const double Tolerance = 1e-4;
@@ -123,7 +123,11 @@ internal static class ReferenceModels
     /// <summary>Largest absolute difference between two tensors' elements.</summary>
     public static double MaxAbsDiff(double[] expected, double[] actual)
     {
-        Assert.Equal(expected.Length, actual.Length);
+        if (expected.Length != actual.Length)
+        {
+            throw new ArgumentException($"the tensors differ in length: expected {expected.Length}, got {actual.Length}", nameof(actual));
+        }
+
         var max = 0.0;
         for (var i = 0; i < expected.Length; i++)
         {

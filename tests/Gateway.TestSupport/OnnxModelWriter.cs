@@ -7,7 +7,7 @@ namespace Gateway.Testing;
 /// reference models do not have: an <c>Identity</c> of any element type, which ONNX Runtime runs
 /// like any other model.
 /// </summary>
-internal static class OnnxModelWriter
+public static class OnnxModelWriter
 {
     /// <summary>ONNX TensorProto.DataType numbers by protocol datatype name.</summary>
     public static readonly Dictionary<string, int> ElementTypes = new()

@@ -5,7 +5,7 @@ using Gateway.Testing;
 namespace Gateway.Testing;
 
 /// <summary>Builds V2 infer request bodies from reference samples.</summary>
-internal static class V2Requests
+public static class V2Requests
 {
     public static string Json(Sample sample, bool binaryOutput = false)
     {
