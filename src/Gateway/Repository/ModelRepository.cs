@@ -355,7 +355,7 @@ internal sealed partial class ModelRepository : IDisposable
     {
         var name = Path.GetFileName(directory);
         var fingerprint = Fingerprint(directory);
-        var definition = ModelDefinition.Read(directory, _backends, TimeSpan.FromMicroseconds(_options.InlineExecutionMicroseconds), out error);
+        var definition = ModelConfigReader.Read(directory, _backends, TimeSpan.FromMicroseconds(_options.InlineExecutionMicroseconds), out error);
         if (definition is null)
         {
             return Fail(name, error, replacing);
@@ -470,7 +470,7 @@ internal sealed partial class ModelRepository : IDisposable
         }
 
         var runner = result.Runner!;
-        if (!definition.TryMergeSignature(runner.Signature, out var signature, out error))
+        if (!SignatureMerge.TryMerge(definition, runner.Signature, out var signature, out error))
         {
             runner.Dispose();
             return null;
