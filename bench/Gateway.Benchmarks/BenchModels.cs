@@ -24,7 +24,7 @@ internal sealed class BenchModels : IDisposable
         Fixtures = Path.Combine(RepositoryRoot, "tests", "fixtures", "models");
         _root = Samples.CreateRepository(Fixtures, models);
         Options = new GatewayOptions { ModelRepository = _root };
-        Repository = new ModelRepository(Microsoft.Extensions.Options.Options.Create(Options), [new OnnxBackend()], TimeProvider.System, NullLogger<ModelRepository>.Instance);
+        Repository = new ModelRepository(Microsoft.Extensions.Options.Options.Create(Options), [new OnnxBackend()], TimeProvider.System, new Gateway.Scheduling.SchedulerFactory(TimeProvider.System, NullLogger.Instance), NullLogger<ModelRepository>.Instance);
         Repository.LoadAllAsync(CancellationToken.None).GetAwaiter().GetResult();
         foreach (var model in models)
         {

@@ -42,7 +42,7 @@ public class SchedulerBenchmarks
                 Config = new ModelConfig { MaxBatchSize = policy.MaxBatchSize },
                 Scheduling = policy,
             };
-            return new ModelVersion(definition, 1, runner, runner.Signature, TimeProvider.System, NullLogger.Instance);
+            return new ModelVersion(definition, 1, runner, runner.Signature, new SchedulerFactory(TimeProvider.System, NullLogger.Instance));
         }
 
         _inline = Load(new SchedulingPolicy { InlineThreshold = TimeSpan.FromMilliseconds(1) });

@@ -52,7 +52,7 @@ internal sealed record ConfigCase(int Seed, Mutation[] Mutations)
         var directory = s_directory.Value;
         var path = Path.Combine(directory, "config.json");
         File.WriteAllBytes(path, config);
-        var definition = ModelDefinition.Read(directory, s_backends, TimeSpan.Zero, out var error);
+        var definition = ModelConfigReader.Read(directory, s_backends, TimeSpan.Zero, out var error);
         if (definition is null)
         {
             if (string.IsNullOrWhiteSpace(error) || !error.StartsWith(path, StringComparison.Ordinal))
@@ -69,7 +69,7 @@ internal sealed record ConfigCase(int Seed, Mutation[] Mutations)
             throw new InvalidOperationException($"accepted a timeout no timer can wait: default {definition.Scheduling.DefaultTimeout}, delay {definition.Scheduling.MaxQueueDelay}");
         }
 
-        if (!definition.TryMergeSignature(s_identity.Value, out var signature, out var mergeError))
+        if (!SignatureMerge.TryMerge(definition, s_identity.Value, out var signature, out var mergeError))
         {
             return "merge: " + mergeError;
         }

@@ -60,7 +60,7 @@ internal static class InferSeeds
             Config = new ModelConfig { MaxBatchSize = maxBatchSize },
             Scheduling = new SchedulingPolicy { MaxBatchSize = maxBatchSize, PriorityLevels = 3, DefaultPriorityLevel = 2 },
         };
-        return new ModelVersion(definition, 1, runner, signature, TimeProvider.System, NullLogger.Instance);
+        return new ModelVersion(definition, 1, runner, signature, new SchedulerFactory(TimeProvider.System, NullLogger.Instance));
     }
 
     private static InferSeed[] Build()

@@ -7,6 +7,7 @@ using Gateway.Backends.Torch;
 #endif
 using Gateway.Protocol;
 using Gateway.Repository;
+using Gateway.Scheduling;
 using Gateway.Telemetry;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -95,6 +96,9 @@ public static class GatewayHost
 
         services.AddSingleton<IBackend>(new TorchBackend(torchOptions));
 #endif
+        // The repository is given the factory of its versions' schedulers (Gateway.Scheduling).
+        services.AddSingleton<ISchedulerFactory>(static sp => new SchedulerFactory(
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ModelScheduler>>()));
         services.AddSingleton<ModelRepository>();
         services.AddHostedService<RepositoryLoader>();
         services.AddSingleton<InferHandler>();

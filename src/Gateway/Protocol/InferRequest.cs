@@ -1,6 +1,7 @@
 using System.Buffers;
 using Gateway.Abstractions;
 using Gateway.Repository;
+using Gateway.Scheduling;
 
 namespace Gateway.Protocol;
 
@@ -26,7 +27,7 @@ internal enum BinaryChoice : byte
 /// (views into the body for binary data, pooled arrays for JSON data), the outputs wanted and
 /// the scheduling parameters. The request owns all of this memory until its response is written.
 /// </summary>
-internal sealed class InferRequest
+internal sealed class InferRequest : IScheduledRequest
 {
     private readonly List<byte[]> _rented = new(4);
     private byte[]? _body;
@@ -54,6 +55,9 @@ internal sealed class InferRequest
     public BinaryChoice[] OutputBinaryChoice { get; private set; } = new BinaryChoice[4];
 
     public int OutputCount { get; set; }
+
+    /// <summary>The wanted outputs as the scheduler reads them.</summary>
+    public ReadOnlySpan<int> WantedOutputs => Outputs.AsSpan(0, OutputCount);
 
     /// <summary>Request-level <c>binary_data_output</c>.</summary>
     public bool BinaryDataOutput { get; set; }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Gateway.Abstractions;
 using Gateway.Hosting;
+using Gateway.Scheduling;
 using Gateway.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -36,6 +37,7 @@ internal sealed partial class ModelRepository : IDisposable
     private readonly GatewayOptions _options;
     private readonly IReadOnlyList<IBackend> _backends;
     private readonly TimeProvider _time;
+    private readonly ISchedulerFactory _schedulers;
     private readonly ILogger<ModelRepository> _logger;
     private readonly GatewayMetrics? _metrics;
     private readonly SemaphoreSlim _mutation = new(1, 1);
@@ -44,8 +46,9 @@ internal sealed partial class ModelRepository : IDisposable
     private FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
     private volatile bool _initialLoadComplete;
 
-    public ModelRepository(IOptions<GatewayOptions> options, IEnumerable<IBackend> backends, TimeProvider time, ILogger<ModelRepository> logger, GatewayMetrics? metrics = null)
+    public ModelRepository(IOptions<GatewayOptions> options, IEnumerable<IBackend> backends, TimeProvider time, ISchedulerFactory schedulers, ILogger<ModelRepository> logger, GatewayMetrics? metrics = null)
     {
+        _schedulers = schedulers;
         _metrics = metrics;
         _options = options.Value;
         _backends = [.. backends];
@@ -352,7 +355,7 @@ internal sealed partial class ModelRepository : IDisposable
     {
         var name = Path.GetFileName(directory);
         var fingerprint = Fingerprint(directory);
-        var definition = ModelDefinition.Read(directory, _backends, TimeSpan.FromMicroseconds(_options.InlineExecutionMicroseconds), out error);
+        var definition = ModelConfigReader.Read(directory, _backends, TimeSpan.FromMicroseconds(_options.InlineExecutionMicroseconds), out error);
         if (definition is null)
         {
             return Fail(name, error, replacing);
@@ -467,7 +470,7 @@ internal sealed partial class ModelRepository : IDisposable
         }
 
         var runner = result.Runner!;
-        if (!definition.TryMergeSignature(runner.Signature, out var signature, out error))
+        if (!SignatureMerge.TryMerge(definition, runner.Signature, out var signature, out error))
         {
             runner.Dispose();
             return null;
@@ -483,7 +486,7 @@ internal sealed partial class ModelRepository : IDisposable
 
         error = string.Empty;
         var telemetry = _metrics?.ForModel(definition.Name, version.ToString(CultureInfo.InvariantCulture), definition.Backend.Name, runner.Device);
-        return new ModelVersion(definition, version, runner, signature, _time, _logger, telemetry);
+        return new ModelVersion(definition, version, runner, signature, _schedulers, telemetry);
     }
 
     /// <summary>Paths, sizes and write times of a model's config and version files.</summary>

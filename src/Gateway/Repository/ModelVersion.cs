@@ -18,7 +18,7 @@ internal sealed class ModelVersion
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
 
-    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature, TimeProvider time, ILogger logger, ModelTelemetry? telemetry = null)
+    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature, ISchedulerFactory schedulers, ModelTelemetry? telemetry = null)
     {
         Definition = definition;
         Version = version;
@@ -37,7 +37,7 @@ internal sealed class ModelVersion
         }
 
         Telemetry = telemetry;
-        Scheduler = new ModelScheduler($"{definition.Name}/{VersionText}", runner, definition.Scheduling, time, logger, telemetry);
+        Scheduler = schedulers.Create($"{definition.Name}/{VersionText}", runner, definition.Scheduling, telemetry);
         telemetry?.Bind(this);
     }
 

@@ -9,9 +9,10 @@ namespace Gateway.Telemetry;
 /// The metrics and spans of one model version, resolved when it loads: its Prometheus children,
 /// its OpenTelemetry tags, and the span helpers the request path and the execution threads call.
 /// Recording a request costs a few interlocked updates and no allocation; spans are built only
-/// while something listens to <see cref="GatewayTelemetry.Source"/>.
+/// while something listens to <see cref="GatewayTelemetry.Source"/>. The version's scheduler
+/// reports its executions here, as its <see cref="ISchedulerObserver"/>.
 /// </summary>
-internal sealed class ModelTelemetry
+internal sealed class ModelTelemetry : ISchedulerObserver
 {
     private readonly GatewayMetrics _metrics;
     private readonly Histogram.Child? _queue;
@@ -104,6 +105,22 @@ internal sealed class ModelTelemetry
             case OutcomeStatus.Cancelled:
                 _metrics.Rejected(RejectionReason.Cancelled);
                 break;
+        }
+    }
+
+    /// <inheritdoc />
+    public bool Tracing => GatewayTelemetry.Source.HasListeners();
+
+    /// <inheritdoc />
+    Activity? ISchedulerObserver.ExecutionStarting(ReadOnlySpan<WorkItem> batch, int rows) => StartExecution(batch, rows);
+
+    /// <inheritdoc />
+    void ISchedulerObserver.ExecutionFinished(ReadOnlySpan<WorkItem> batch, int rows, Activity? span, Activity? previous, Exception? thrown)
+    {
+        Executed(rows);
+        if (span is not null)
+        {
+            StopExecution(span, previous, batch[0], thrown);
         }
     }
 

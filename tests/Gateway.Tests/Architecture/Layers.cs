@@ -35,10 +35,7 @@ public static class Layers
         new(Abstractions, "src/Abstractions/Gateway.Abstractions.csproj", Layer.Abstractions, []),
         new("Gateway.Backends.Onnx", "src/Backends.Onnx/Gateway.Backends.Onnx.csproj", Layer.Component, [Abstractions]),
         new("Gateway.Backends.Torch", "src/Backends.Torch/Gateway.Backends.Torch.csproj", Layer.Component, [Abstractions]),
-        // At the merge of issue 12's other parts, one row each:
-        //   new("Gateway.Scheduling", "src/Scheduling/Gateway.Scheduling.csproj", Layer.Component, [Abstractions]),
-        //   new("Gateway.Identity", "src/Identity/Gateway.Identity.csproj", Layer.Component, [Abstractions]),
-        // and their names added to the host's row.
-        new("gateway", "src/Gateway/Gateway.csproj", Layer.Host, [Abstractions, "Gateway.Backends.Onnx", "Gateway.Backends.Torch"]),
+        new("Gateway.Scheduling", "src/Scheduling/Gateway.Scheduling.csproj", Layer.Component, [Abstractions]),
+        new("gateway", "src/Gateway/Gateway.csproj", Layer.Host, [Abstractions, "Gateway.Backends.Onnx", "Gateway.Backends.Torch", "Gateway.Scheduling"]),
     ];
 }

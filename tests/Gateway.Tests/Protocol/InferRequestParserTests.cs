@@ -25,7 +25,7 @@ public sealed class InferRequestParserTests
         var shape = new TensorShape([-1, -1]);
         var signature = new ModelSignature([new TensorSpec("X", type, shape)], [new TensorSpec("Y", type, shape)]);
         var definition = new ModelDefinition { Name = "m_" + type.Name(), Backend = new OnnxBackend(), Scheduling = new SchedulingPolicy() };
-        return new ModelVersion(definition, 1, s_runner.Value, signature, TimeProvider.System, NullLogger.Instance);
+        return new ModelVersion(definition, 1, s_runner.Value, signature, new SchedulerFactory(TimeProvider.System, NullLogger.Instance));
     }
 
     private static readonly Dictionary<DataType, ModelVersion> s_models = [];

@@ -216,7 +216,7 @@ public sealed class ModelSchedulerTests : IDisposable
         var faulty = new FaultInjectingRunner(inner);
         var policy = Batching(4, [2]);
         var definition = new ModelDefinition { Name = "identity", Backend = new OnnxBackend(), Config = new ModelConfig { MaxBatchSize = 4 }, Scheduling = policy };
-        var model = new ModelVersion(definition, 1, faulty, inner.Signature, _time, NullLogger.Instance);
+        var model = new ModelVersion(definition, 1, faulty, inner.Signature, new SchedulerFactory(_time, NullLogger.Instance));
         _models.Add(model);
 
         faulty.ThrowNext = true;

@@ -23,7 +23,7 @@ internal static class TestModels
             Scheduling = policy,
             InstanceCount = policy.InstanceCount,
         };
-        return new ModelVersion(definition, 1, runner, runner.Signature, time, NullLogger.Instance);
+        return new ModelVersion(definition, 1, runner, runner.Signature, new SchedulerFactory(time, NullLogger.Instance));
     }
 
     /// <summary>A parsed request for <paramref name="model"/> from a JSON body.</summary>

@@ -27,7 +27,7 @@ public sealed class SchedulerProbeTests : IDisposable
         _runner = new GatedRunner(inner);
         var policy = new SchedulingPolicy { MaxQueueSize = 8, InstanceCount = 1 };
         var definition = new ModelDefinition { Name = "identity", Backend = new OnnxBackend(), Config = new ModelConfig(), Scheduling = policy };
-        _model = new ModelVersion(definition, 1, _runner, inner.Signature, _time, NullLogger.Instance);
+        _model = new ModelVersion(definition, 1, _runner, inner.Signature, new SchedulerFactory(_time, NullLogger.Instance));
     }
 
     public void Dispose()

@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using Gateway.Abstractions;
-using Gateway.Protocol;
-using Gateway.Telemetry;
 using Microsoft.Extensions.ObjectPool;
 
 namespace Gateway.Scheduling;
@@ -15,7 +13,7 @@ namespace Gateway.Scheduling;
 /// others execute. Requests whose deadline passes or whose client goes away while queued are
 /// removed and never executed; a failed execution fails only its own batch.
 /// </summary>
-internal sealed partial class ModelScheduler : IDisposable
+public sealed partial class ModelScheduler : IDisposable
 {
     private readonly object _lock = new();
     private readonly SchedulingPolicy _policy;
@@ -28,7 +26,7 @@ internal sealed partial class ModelScheduler : IDisposable
     private readonly ObjectPool<WorkItem> _items;
     private readonly BatchExecutor _inlineExecutor;
     private readonly long _inlineThresholdTicks;
-    private readonly ModelTelemetry? _telemetry;
+    private readonly ISchedulerObserver? _observer;
 
     // Per execution thread: the timestamp its current execution started, 0 when idle (health probe).
     private readonly long[] _runningSince;
@@ -43,9 +41,10 @@ internal sealed partial class ModelScheduler : IDisposable
     // Moving average of one execution's duration in timestamp ticks (1/8 weight per run).
     private long _averageComputeTicks;
 
-    public ModelScheduler(string modelName, IModelRunner runner, SchedulingPolicy policy, TimeProvider time, ILogger logger, ModelTelemetry? telemetry = null)
+    /// <summary>Starts the execution threads; see <see cref="SchedulerFactory"/>.</summary>
+    internal ModelScheduler(string modelName, IModelRunner runner, SchedulingPolicy policy, TimeProvider time, ILogger logger, ISchedulerObserver? observer)
     {
-        _telemetry = telemetry;
+        _observer = observer;
         _modelName = modelName;
         _runner = runner;
         _policy = policy;
@@ -75,8 +74,10 @@ internal sealed partial class ModelScheduler : IDisposable
         }
     }
 
+    /// <summary>How this scheduler batches, bounds and times its queue.</summary>
     public SchedulingPolicy Policy => _policy;
 
+    /// <summary>Its counters.</summary>
     public SchedulerStats Stats { get; }
 
     /// <summary>Requests waiting in the queue now.</summary>
@@ -91,6 +92,7 @@ internal sealed partial class ModelScheduler : IDisposable
         }
     }
 
+    /// <summary>The clock of its timestamps.</summary>
     public TimeProvider Time => _time;
 
     /// <summary>
@@ -98,7 +100,7 @@ internal sealed partial class ModelScheduler : IDisposable
     /// the outcome (at once for a full queue); the caller must <see cref="ReleaseAsync"/> it
     /// after writing the response, which also releases the outputs.
     /// </summary>
-    public WorkItem Submit(InferRequest request, CancellationToken cancellationToken)
+    public WorkItem Submit(IScheduledRequest request, CancellationToken cancellationToken)
     {
         var item = _items.Get();
         var now = _time.GetTimestamp();
@@ -108,7 +110,7 @@ internal sealed partial class ModelScheduler : IDisposable
         var deadline = timeout > TimeSpan.Zero ? now + (long)(timeout.TotalSeconds * _time.TimestampFrequency) : 0;
         var level = request.Priority == 0 ? _policy.DefaultPriorityLevel - 1 : (int)request.Priority - 1;
         item.Initialise(request, Math.Clamp(level, 0, _policy.QueueLevels - 1), now, deadline);
-        if (_telemetry is not null && GatewayTelemetry.Source.HasListeners())
+        if (_observer is not null && _observer.Tracing)
         {
             // The execution span, built on another thread, links back to the request through this.
             item.TraceContext = Activity.Current?.Context ?? default;
@@ -160,7 +162,7 @@ internal sealed partial class ModelScheduler : IDisposable
     }
 
     /// <summary>Removes a request that is still queued (client gone, or deadline passed).</summary>
-    public void Cancel(WorkItem item, OutcomeStatus reason)
+    internal void Cancel(WorkItem item, OutcomeStatus reason)
     {
         lock (_lock)
         {
@@ -408,7 +410,7 @@ internal sealed partial class ModelScheduler : IDisposable
         var succeeded = false;
         Exception? thrown = null;
         var previous = Activity.Current;
-        var span = _telemetry is not null && GatewayTelemetry.Source.HasListeners() ? _telemetry.StartExecution(new ReadOnlySpan<WorkItem>(ref item), item.Rows) : null;
+        var span = _observer is not null && _observer.Tracing ? _observer.ExecutionStarting(new ReadOnlySpan<WorkItem>(ref item), item.Rows) : null;
         try
         {
             _inlineExecutor.ExecuteOne(item);
@@ -427,11 +429,7 @@ internal sealed partial class ModelScheduler : IDisposable
         Record(end - start);
         Stats.Executed(1, item.Rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
         Volatile.Write(ref _lastFinishedAt, end);
-        _telemetry?.Executed(item.Rows);
-        if (span is not null)
-        {
-            ModelTelemetry.StopExecution(span, previous, item, thrown);
-        }
+        _observer?.ExecutionFinished(new ReadOnlySpan<WorkItem>(ref item), item.Rows, span, previous, thrown);
 
         item.FinishedAt = end;
         item.BatchSize = item.Rows;
@@ -470,7 +468,7 @@ internal sealed partial class ModelScheduler : IDisposable
             rowsQueued += item.Rows;
         }
 
-        var span = _telemetry is not null && GatewayTelemetry.Source.HasListeners() ? _telemetry.StartExecution(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch), rowsQueued) : null;
+        var span = _observer is not null && _observer.Tracing ? _observer.ExecutionStarting(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch), rowsQueued) : null;
         Exception? thrown = null;
         var succeeded = false;
         var rows = 0;
@@ -497,11 +495,7 @@ internal sealed partial class ModelScheduler : IDisposable
         Volatile.Write(ref _lastFinishedAt, end);
         Record(end - start);
         Stats.Executed(batch.Count, rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
-        _telemetry?.Executed(rows > 0 ? rows : rowsQueued);
-        if (span is not null)
-        {
-            ModelTelemetry.StopExecution(span, null, batch[0], thrown);
-        }
+        _observer?.ExecutionFinished(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch), rows > 0 ? rows : rowsQueued, span, null, thrown);
 
         foreach (var item in batch)
         {

@@ -1,39 +1,24 @@
-using Gateway.Repository;
-using Gateway.Scheduling;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Gateway.Tests.Scheduling;
+namespace Gateway.Scheduling.Tests;
 
 /// <summary>
 /// The batch-forming policy as a pure function of the queue and a fake clock: no threads, no
 /// sleeping; the clock is advanced by exactly the amounts under test.
 /// </summary>
-public sealed class BatchQueueTests : IDisposable
+public sealed class BatchQueueTests
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly List<ModelVersion> _models = [];
 
-    public void Dispose()
+    /// <summary>An identity-shaped request ([rows, 16] FP32) in a work item of no scheduler.</summary>
+    private WorkItem Item(int rows = 1, int level = 0, long deadline = 0, float first = 0)
     {
-        foreach (var model in _models)
-        {
-            model.DisposeNow();
-        }
-    }
-
-    private ModelVersion Identity(SchedulingPolicy policy)
-    {
-        var model = TestModels.Load("identity", policy, _time);
-        _models.Add(model);
-        return model;
-    }
-
-    private WorkItem Item(ModelVersion model, int rows = 1, int level = 0, long deadline = 0, float first = 0)
-    {
-        var item = new WorkItem(model.Scheduler);
-        item.Initialise(TestModels.Identity(model, rows, first), level, _time.GetTimestamp(), deadline);
+        var item = new WorkItem(owner: null);
+        item.Initialise(new PlainRequest([PlainRequest.Floats(rows, 16, first)]), level, _time.GetTimestamp(), deadline);
         return item;
     }
+
+    private BatchQueue Queue(SchedulingPolicy policy) => new(policy, _time.TimestampFrequency);
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
@@ -49,10 +34,9 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void NoBatching_DispatchesOneAtATime_InOrder()
     {
-        var model = Identity(new SchedulingPolicy());
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var a = Item(model);
-        var b = Item(model);
+        var queue = Queue(new SchedulingPolicy());
+        var a = Item();
+        var b = Item();
         queue.Enqueue(a);
         queue.Enqueue(b);
         var batch = new List<WorkItem>();
@@ -68,9 +52,8 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void PreferredSizeReached_DispatchesAtOnce()
     {
-        var model = Identity(Batching(8, [4]));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var items = Enumerable.Range(0, 5).Select(_ => Item(model)).ToList();
+        var queue = Queue(Batching(8, [4]));
+        var items = Enumerable.Range(0, 5).Select(_ => Item()).ToList();
         items.ForEach(queue.Enqueue);
         var batch = new List<WorkItem>();
         Assert.Equal(BatchDecision.Dispatch, queue.Decide(_time.GetTimestamp(), batch, [], out _));
@@ -81,12 +64,11 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void BelowPreferred_WaitsForTheDelay_ThenDispatchesWhatIsThere()
     {
-        var model = Identity(Batching(8, [4], delayUs: 500));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var first = Item(model);
+        var queue = Queue(Batching(8, [4], delayUs: 500));
+        var first = Item();
         queue.Enqueue(first);
         _time.Advance(TimeSpan.FromMicroseconds(200));
-        var second = Item(model);
+        var second = Item();
         queue.Enqueue(second);
 
         var batch = new List<WorkItem>();
@@ -105,9 +87,8 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void DelayExpired_TakesTheLargestPreferredSizeAnExactPrefixReaches()
     {
-        var model = Identity(Batching(8, [2, 4], delayUs: 100));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var items = Enumerable.Range(0, 3).Select(_ => Item(model)).ToList();
+        var queue = Queue(Batching(8, [2, 4], delayUs: 100));
+        var items = Enumerable.Range(0, 3).Select(_ => Item()).ToList();
         items.ForEach(queue.Enqueue);
         _time.Advance(TimeSpan.FromMicroseconds(100));
         var batch = new List<WorkItem>();
@@ -118,9 +99,8 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void ZeroDelay_DispatchesGreedilyUpToTheMaximum()
     {
-        var model = Identity(Batching(8, delayUs: 0));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var items = Enumerable.Range(0, 11).Select(_ => Item(model)).ToList();
+        var queue = Queue(Batching(8, delayUs: 0));
+        var items = Enumerable.Range(0, 11).Select(_ => Item()).ToList();
         items.ForEach(queue.Enqueue);
         var batch = new List<WorkItem>();
         Assert.Equal(BatchDecision.Dispatch, queue.Decide(_time.GetTimestamp(), batch, [], out _));
@@ -133,11 +113,10 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void MultiRowRequests_CountRows_AndOneThatDoesNotFitWaits()
     {
-        var model = Identity(Batching(8, delayUs: 0));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var a = Item(model, rows: 3);
-        var b = Item(model, rows: 6);
-        var c = Item(model, rows: 5);
+        var queue = Queue(Batching(8, delayUs: 0));
+        var a = Item(rows: 3);
+        var b = Item(rows: 6);
+        var c = Item(rows: 5);
         queue.Enqueue(a);
         queue.Enqueue(b);
         queue.Enqueue(c);
@@ -152,11 +131,10 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void HigherPriorityLevelsGoFirst()
     {
-        var model = Identity(Batching(2, [2], levels: 2));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var low1 = Item(model, level: 1);
-        var low2 = Item(model, level: 1);
-        var high = Item(model, level: 0);
+        var queue = Queue(Batching(2, [2], levels: 2));
+        var low1 = Item(level: 1);
+        var low2 = Item(level: 1);
+        var high = Item(level: 0);
         queue.Enqueue(low1);
         queue.Enqueue(low2);
         queue.Enqueue(high);
@@ -168,10 +146,9 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void ExpiredRequests_AreRemovedNotDispatched()
     {
-        var model = Identity(Batching(8, delayUs: 0));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var expiring = Item(model, deadline: _time.GetTimestamp() + Ticks(TimeSpan.FromMicroseconds(50)));
-        var keeping = Item(model);
+        var queue = Queue(Batching(8, delayUs: 0));
+        var expiring = Item(deadline: _time.GetTimestamp() + Ticks(TimeSpan.FromMicroseconds(50)));
+        var keeping = Item();
         queue.Enqueue(expiring);
         queue.Enqueue(keeping);
         _time.Advance(TimeSpan.FromMicroseconds(50));
@@ -185,9 +162,8 @@ public sealed class BatchQueueTests : IDisposable
     [Fact]
     public void Remove_FromTheMiddle_KeepsOrder()
     {
-        var model = Identity(Batching(8, delayUs: 0));
-        var queue = new BatchQueue(model.Scheduler.Policy, _time.TimestampFrequency);
-        var items = Enumerable.Range(0, 4).Select(_ => Item(model)).ToList();
+        var queue = Queue(Batching(8, delayUs: 0));
+        var items = Enumerable.Range(0, 4).Select(_ => Item()).ToList();
         items.ForEach(queue.Enqueue);
         queue.Remove(items[1]);
         queue.Remove(items[3]);

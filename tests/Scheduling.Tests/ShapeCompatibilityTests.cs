@@ -1,35 +1,24 @@
-using Gateway.Repository;
-using Gateway.Scheduling;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Gateway.Tests.Scheduling;
+namespace Gateway.Scheduling.Tests;
 
 /// <summary>Requests merge only when every dimension but the batch one agrees (bert's sequence length).</summary>
-public sealed class ShapeCompatibilityTests : IDisposable
+public sealed class ShapeCompatibilityTests
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly ModelVersion _bert;
 
-    public ShapeCompatibilityTests()
-    {
-        _bert = TestModels.Load("bert_tiny", new SchedulingPolicy { Batching = true, MaxBatchSize = 8 }, _time);
-    }
-
-    public void Dispose() => _bert.DisposeNow();
-
+    /// <summary>A bert-shaped request: input_ids and attention_mask, both [rows, sequence] INT64.</summary>
     private WorkItem Bert(int rows, int sequence)
     {
-        var ids = string.Join(",", Enumerable.Repeat("1", rows * sequence));
-        var json = $$"""{"inputs":[{"name":"input_ids","datatype":"INT64","shape":[{{rows}},{{sequence}}],"data":[{{ids}}]},{"name":"attention_mask","datatype":"INT64","shape":[{{rows}},{{sequence}}],"data":[{{ids}}]}]}""";
-        var item = new WorkItem(_bert.Scheduler);
-        item.Initialise(TestModels.Request(_bert, json), 0, _time.GetTimestamp(), 0);
+        var item = new WorkItem(owner: null);
+        item.Initialise(new PlainRequest([PlainRequest.Ones(rows, sequence), PlainRequest.Ones(rows, sequence)]), 0, _time.GetTimestamp(), 0);
         return item;
     }
 
     [Fact]
     public void DifferentSequenceLengths_FormSeparateBatches()
     {
-        var queue = new BatchQueue(_bert.Scheduler.Policy, _time.TimestampFrequency);
+        var queue = new BatchQueue(new SchedulingPolicy { Batching = true, MaxBatchSize = 8 }, _time.TimestampFrequency);
         var short1 = Bert(1, 8);
         var long1 = Bert(1, 16);
         var short2 = Bert(2, 8);
@@ -45,5 +34,15 @@ public sealed class ShapeCompatibilityTests : IDisposable
         batch.Clear();
         queue.Decide(_time.GetTimestamp(), batch, [], out _);
         Assert.Equal([long1], batch);
+    }
+
+    [Fact]
+    public void OnlyTheSecondInputDiffers_NotCompatible()
+    {
+        var a = new WorkItem(owner: null);
+        a.Initialise(new PlainRequest([PlainRequest.Ones(1, 8), PlainRequest.Ones(1, 8)]), 0, 0, 0);
+        var b = new WorkItem(owner: null);
+        b.Initialise(new PlainRequest([PlainRequest.Ones(3, 8), PlainRequest.Ones(3, 9)]), 0, 0, 0);
+        Assert.False(BatchQueue.Compatible(a, b));
     }
 }

@@ -242,14 +242,14 @@ internal sealed class BatchQueue
             return true;
         }
 
-        var a = head.Request.Inputs;
-        var b = other.Request.Inputs;
-        var count = head.Request.InputCount;
-        for (var i = 0; i < count; i++)
+        var a = head.Inputs;
+        var b = other.Inputs;
+        for (var i = 0; i < a.Length; i++)
         {
-            var shapeA = a[i].Shape.Dims;
-            var shapeB = b[i].Shape.Dims;
-            if (!shapeA[1..].SequenceEqual(shapeB[1..]))
+            // Tensor.Shape returns a copy: hold it in a local so Dims can point into it.
+            var shapeA = a[i].Shape;
+            var shapeB = b[i].Shape;
+            if (!shapeA.Dims[1..].SequenceEqual(shapeB.Dims[1..]))
             {
                 return false;
             }

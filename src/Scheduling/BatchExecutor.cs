@@ -39,16 +39,15 @@ internal sealed class BatchExecutor
     /// <summary>Runs one request on its own tensors; safe to call from any thread (uses no scratch).</summary>
     public void ExecuteOne(WorkItem item)
     {
-        var request = item.Request;
-        var result = _runner.Run(request.BuildTensors(), request.Outputs.AsSpan(0, request.OutputCount));
+        var result = _runner.Run(item.Inputs, item.WantedOutputs);
         item.Outputs = result.Outputs;
         item.Error = result.Error;
     }
 
     private int ExecuteMerged(List<WorkItem> batch)
     {
-        var head = batch[0].Request;
-        var inputCount = head.InputCount;
+        var head = batch[0].Inputs;
+        var inputCount = head.Length;
         var totalRows = 0;
         foreach (var item in batch)
         {
@@ -62,32 +61,31 @@ internal sealed class BatchExecutor
             var length = 0;
             foreach (var item in batch)
             {
-                length += item.Request.Inputs[i].Data.Length;
+                length += item.Inputs[i].Data.Length;
             }
 
             var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
             var offset = 0;
             foreach (var item in batch)
             {
-                var data = item.Request.Inputs[i].Data.Span;
+                var data = item.Inputs[i].Data.Span;
                 data.CopyTo(buffer.AsSpan(offset));
                 offset += data.Length;
             }
 
-            var shape = head.Inputs[i].Shape;
+            var shape = head[i].Shape;
             shape.Set(0, totalRows);
             buffers[i] = buffer;
-            _tensors[i] = new Tensor(head.Inputs[i].DataType, shape, buffer.AsMemory(0, length));
+            _tensors[i] = new Tensor(head[i].DataType, shape, buffer.AsMemory(0, length));
         }
 
         // Outputs: the union of what the requests asked for, in model order.
         Array.Clear(_wanted);
         foreach (var item in batch)
         {
-            var request = item.Request;
-            for (var o = 0; o < request.OutputCount; o++)
+            foreach (var o in item.WantedOutputs)
             {
-                _wanted[request.Outputs[o]] = true;
+                _wanted[o] = true;
             }
         }
 
@@ -132,8 +130,7 @@ internal sealed class BatchExecutor
         var rowOffset = 0;
         foreach (var item in batch)
         {
-            var request = item.Request;
-            item.Slice.Set(shared, rowOffset, item.Rows, request.Outputs.AsSpan(0, request.OutputCount), union);
+            item.Slice.Set(shared, rowOffset, item.Rows, item.WantedOutputs, union);
             item.Outputs = item.Slice;
             rowOffset += item.Rows;
         }

@@ -5,7 +5,7 @@ namespace Gateway.Scheduling;
 /// <c>instance_count</c> and <c>dynamic_batching</c> (Triton's names, with its queue policy
 /// flattened into <c>max_queue_size</c>, <c>default_timeout_microseconds</c> and the priority fields).
 /// </summary>
-internal sealed class SchedulingPolicy
+public sealed class SchedulingPolicy
 {
     /// <summary>Queue bound used when the configuration gives none (Triton's 0 means unbounded; unbounded queues hide overload).</summary>
     public const int DefaultMaxQueueSize = 1024;

@@ -4,7 +4,7 @@ namespace Gateway.Scheduling;
 /// Counters of one scheduler, updated with interlocked operations on the execution threads and
 /// read by the statistics endpoint and the metrics exporter.
 /// </summary>
-internal sealed class SchedulerStats
+public sealed class SchedulerStats
 {
     private long _succeeded;
     private long _failed;
@@ -17,7 +17,7 @@ internal sealed class SchedulerStats
     private long _computeTicks;
     private long _lastInferenceMs;
 
-    public SchedulerStats(int maxBatchSize)
+    internal SchedulerStats(int maxBatchSize)
     {
         BatchSizes = new long[Math.Max(1, maxBatchSize) + 1];
     }
@@ -48,7 +48,7 @@ internal sealed class SchedulerStats
     /// <summary>Unix milliseconds of the last execution.</summary>
     public long LastInferenceMs => Volatile.Read(ref _lastInferenceMs);
 
-    public void Rejected(OutcomeStatus status)
+    internal void Rejected(OutcomeStatus status)
     {
         switch (status)
         {
@@ -64,7 +64,7 @@ internal sealed class SchedulerStats
         }
     }
 
-    public void Executed(int requests, int rows, long computeTicks, bool succeeded, long unixMs)
+    internal void Executed(int requests, int rows, long computeTicks, bool succeeded, long unixMs)
     {
         Interlocked.Increment(ref _executions);
         Interlocked.Add(ref _executedRows, rows);
@@ -74,5 +74,5 @@ internal sealed class SchedulerStats
         Volatile.Write(ref _lastInferenceMs, unixMs);
     }
 
-    public void Queued(long ticks) => Interlocked.Add(ref _queueTicks, ticks);
+    internal void Queued(long ticks) => Interlocked.Add(ref _queueTicks, ticks);
 }
