@@ -59,6 +59,7 @@ internal sealed partial class AuthMiddleware(
         if (options.Disabled)
         {
             context.Features.Set(Caller.Unauthenticated);
+            context.User = Caller.Unauthenticated.Principal;
             return next(context);
         }
 
@@ -92,6 +93,7 @@ internal sealed partial class AuthMiddleware(
         }
 
         context.Features.Set(caller);
+        context.User = caller.Principal;
         if (!limits.Enabled)
         {
             return next(context);
