@@ -286,7 +286,7 @@ internal static class AuthEndpoints
                 context.Response.Headers.RetryAfter = outcome.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             }
 
-            await HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");
+            await HttpErrors.WriteAsync(context, StatusCode(outcome.Status), outcome.Error ?? "request failed");
             return;
         }
 
@@ -308,10 +308,23 @@ internal static class AuthEndpoints
                 context.Response.Headers.RetryAfter = outcome.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             }
 
-            return HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");
+            return HttpErrors.WriteAsync(context, StatusCode(outcome.Status), outcome.Error ?? "request failed");
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
         return Task.CompletedTask;
     }
+
+    /// <summary>The HTTP status for an identity outcome: the one place that knows both.</summary>
+    internal static int StatusCode(IdentityStatus status) => status switch
+    {
+        IdentityStatus.Ok => StatusCodes.Status200OK,
+        IdentityStatus.Invalid => StatusCodes.Status400BadRequest,
+        IdentityStatus.InvalidCredentials => StatusCodes.Status401Unauthorized,
+        IdentityStatus.Forbidden => StatusCodes.Status403Forbidden,
+        IdentityStatus.NotFound => StatusCodes.Status404NotFound,
+        IdentityStatus.Conflict => StatusCodes.Status409Conflict,
+        IdentityStatus.LockedOut => StatusCodes.Status429TooManyRequests,
+        _ => StatusCodes.Status500InternalServerError,
+    };
 }

@@ -107,7 +107,7 @@ internal sealed partial class AuthMiddleware(
 
     private Task Limit(HttpContext context, in RateDecision decision)
     {
-        RateLimiter.WriteHeaders(context.Response, decision);
+        RateLimitHeaders.Write(context.Response, decision);
         if (decision.Allowed)
         {
             return next(context);

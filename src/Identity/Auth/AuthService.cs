@@ -7,13 +7,36 @@ using Gateway.Storage;
 
 namespace Gateway.Auth;
 
-/// <summary>The result of an auth operation: a value, or a status with an error message.</summary>
-internal readonly record struct Outcome<T>(T? Value, int Status, string? Error, int RetryAfterSeconds = 0)
+/// <summary>What an identity operation came to; the HTTP layer (src/Gateway/Auth) picks the status code.</summary>
+internal enum IdentityStatus
+{
+    Ok,
+
+    /// <summary>The request itself is wrong (a bad username, a weak password, an unknown role).</summary>
+    Invalid,
+
+    /// <summary>Wrong username or password, or a refresh token that is unknown, used or expired.</summary>
+    InvalidCredentials,
+
+    /// <summary>The caller may not do this (another user's session, the last admin).</summary>
+    Forbidden,
+
+    NotFound,
+
+    /// <summary>The name is taken, or the change conflicts with the current state.</summary>
+    Conflict,
+
+    /// <summary>Too many failures: locked out until <see cref="Outcome{T}.RetryAfterSeconds"/> have passed.</summary>
+    LockedOut,
+}
+
+/// <summary>The result of an identity operation: a value, or a status with an error message.</summary>
+internal readonly record struct Outcome<T>(T? Value, IdentityStatus Status, string? Error, int RetryAfterSeconds = 0)
     where T : class
 {
-    public static Outcome<T> Ok(T value) => new(value, StatusCodes.Status200OK, null);
+    public static Outcome<T> Ok(T value) => new(value, IdentityStatus.Ok, null);
 
-    public static Outcome<T> Fail(int status, string error) => new(null, status, error);
+    public static Outcome<T> Fail(IdentityStatus status, string error) => new(null, status, error);
 }
 
 /// <summary>
@@ -61,7 +84,7 @@ internal sealed partial class AuthService(
     {
         if (string.IsNullOrEmpty(username) || password is null)
         {
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status400BadRequest, "username and password are required");
+            return Outcome<TokenResponse>.Fail(IdentityStatus.Invalid, "username and password are required");
         }
 
         var name = username.Length <= 64 ? username.ToLowerInvariant() : username[..64];
@@ -78,19 +101,19 @@ internal sealed partial class AuthService(
         if (user is null || !match)
         {
             Log.LoginFailed(logger, clientAddress);
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, "invalid username or password");
+            return Outcome<TokenResponse>.Fail(IdentityStatus.InvalidCredentials, "invalid username or password");
         }
 
         await attempt.SucceededAsync(failures);
         if (user.Disabled)
         {
             Log.LoginFailed(logger, clientAddress);
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status403Forbidden, "this account is disabled");
+            return Outcome<TokenResponse>.Fail(IdentityStatus.Forbidden, "this account is disabled");
         }
 
         if (!Roles.TryParse(user.Role.AsSpan(), out var role))
         {
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status403Forbidden, "this account has no valid role");
+            return Outcome<TokenResponse>.Fail(IdentityStatus.Forbidden, "this account has no valid role");
         }
 
         Log.LoggedIn(logger, user.Id, role.Name());
@@ -127,7 +150,7 @@ internal sealed partial class AuthService(
 
     private static Outcome<T> Throttled<T>(int retryAfterSeconds)
         where T : class =>
-        new(null, StatusCodes.Status429TooManyRequests, $"too many failed attempts for this account or from this address; retry in {retryAfterSeconds} s", retryAfterSeconds);
+        new(null, IdentityStatus.LockedOut, $"too many failed attempts for this account or from this address; retry in {retryAfterSeconds} s", retryAfterSeconds);
 
     /// <summary>Client addresses are short (IPv6 is at most 45 characters); anything longer is cut, never stored whole.</summary>
     private static string AddressText(string address) => address.Length <= 64 ? address : address[..64];
@@ -143,13 +166,13 @@ internal sealed partial class AuthService(
     {
         if (string.IsNullOrEmpty(refreshToken))
         {
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status400BadRequest, "refresh_token is required");
+            return Outcome<TokenResponse>.Fail(IdentityStatus.Invalid, "refresh_token is required");
         }
 
         const string invalid = "the refresh token is invalid or has expired; log in again";
         if (!refreshToken.StartsWith(RefreshPrefix, StringComparison.Ordinal) || refreshToken.Length > 128)
         {
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, invalid);
+            return Outcome<TokenResponse>.Fail(IdentityStatus.InvalidCredentials, invalid);
         }
 
         var hash = Hash(refreshToken);
@@ -159,7 +182,7 @@ internal sealed partial class AuthService(
         if (record is null || record.RevokedAt is not null || record.ExpiresAt <= nowMs
             || record.SessionCreatedAt is not { } sessionCreatedAt || sessionCreatedAt <= sessionStartedAfter)
         {
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, invalid);
+            return Outcome<TokenResponse>.Fail(IdentityStatus.InvalidCredentials, invalid);
         }
 
         if (record.UsedAt is not null)
@@ -171,7 +194,7 @@ internal sealed partial class AuthService(
         if (user is null || user.Disabled || !Roles.TryParse(user.Role.AsSpan(), out var role))
         {
             await RevokeFamilyAsync(record.FamilyId, cancellationToken);
-            return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, invalid);
+            return Outcome<TokenResponse>.Fail(IdentityStatus.InvalidCredentials, invalid);
         }
 
         var (tokens, next) = NewTokens(user, role, record.FamilyId, sessionCreatedAt);
@@ -183,7 +206,7 @@ internal sealed partial class AuthService(
                 return await ReuseAsync(record, cancellationToken);
             default:
                 // Revoked, expired or ended meanwhile (a logout of the session while this ran): nothing was issued.
-                return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, invalid);
+                return Outcome<TokenResponse>.Fail(IdentityStatus.InvalidCredentials, invalid);
         }
     }
 
@@ -192,7 +215,7 @@ internal sealed partial class AuthService(
     {
         await RevokeFamilyAsync(record.FamilyId, cancellationToken);
         Log.RefreshReuse(logger, record.UserId);
-        return Outcome<TokenResponse>.Fail(StatusCodes.Status401Unauthorized, "refresh token reuse detected; the session has been revoked, log in again");
+        return Outcome<TokenResponse>.Fail(IdentityStatus.InvalidCredentials, "refresh token reuse detected; the session has been revoked, log in again");
     }
 
     /// <summary>Ends the caller's session: its access token and its refresh family (and the one given, if it is the caller's).</summary>
@@ -200,7 +223,7 @@ internal sealed partial class AuthService(
     {
         if (caller.Kind != CallerKind.User || caller.Jti is null || caller.SessionId is null)
         {
-            return Outcome<string>.Fail(StatusCodes.Status400BadRequest, "only a user's access token can log out; API keys are revoked with DELETE /v1/keys/{id}");
+            return Outcome<string>.Fail(IdentityStatus.Invalid, "only a user's access token can log out; API keys are revoked with DELETE /v1/keys/{id}");
         }
 
         await revocations.RevokeTokenAsync(caller.Jti, caller.ExpiresAt, cancellationToken);
@@ -260,19 +283,19 @@ internal sealed partial class AuthService(
         var error = CheckUsername(request.Username) ?? PasswordHasher.Check(request.Password);
         if (error is not null)
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status400BadRequest, error);
+            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, error);
         }
 
         if (request.Role is null || !Roles.TryParse(request.Role.AsSpan(), out var role))
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status400BadRequest, $"role must be one of {Roles.Accepted}");
+            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, $"role must be one of {Roles.Accepted}");
         }
 
         var hash = await passwords.HashAsync(request.Password!);
         var user = await store.CreateUserAsync(request.Username!, hash, role.Name(), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
         if (user is null)
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status409Conflict, $"a user named '{request.Username}' already exists");
+            return Outcome<UserResponse>.Fail(IdentityStatus.Conflict, $"a user named '{request.Username}' already exists");
         }
 
         Log.UserCreated(logger, user.Id, role.Name());
@@ -282,7 +305,7 @@ internal sealed partial class AuthService(
     public async Task<Outcome<UserResponse>> GetUserAsync(long id, CancellationToken cancellationToken)
     {
         var user = await store.FindUserAsync(id, cancellationToken);
-        return user is null ? Outcome<UserResponse>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}") : Outcome<UserResponse>.Ok(ToResponse(user));
+        return user is null ? Outcome<UserResponse>.Fail(IdentityStatus.NotFound, $"no user with id {id}") : Outcome<UserResponse>.Ok(ToResponse(user));
     }
 
     public async Task<UserListResponse> ListUsersAsync(CancellationToken cancellationToken)
@@ -299,18 +322,18 @@ internal sealed partial class AuthService(
     {
         if (request.Role is null && request.Password is null && request.Disabled is null)
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status400BadRequest, "nothing to change: give role, password or disabled");
+            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, "nothing to change: give role, password or disabled");
         }
 
         var role = Role.None;
         if (request.Role is not null && !Roles.TryParse(request.Role.AsSpan(), out role))
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status400BadRequest, $"role must be one of {Roles.Accepted}");
+            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, $"role must be one of {Roles.Accepted}");
         }
 
         if (request.Password is not null && PasswordHasher.Check(request.Password) is { } passwordError)
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status400BadRequest, passwordError);
+            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, passwordError);
         }
 
         var hash = request.Password is null ? null : await passwords.HashAsync(request.Password);
@@ -323,9 +346,9 @@ internal sealed partial class AuthService(
         switch (result.Outcome)
         {
             case UserChange.NotFound:
-                return Outcome<UserResponse>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
+                return Outcome<UserResponse>.Fail(IdentityStatus.NotFound, $"no user with id {id}");
             case UserChange.LastAdmin:
-                return Outcome<UserResponse>.Fail(StatusCodes.Status409Conflict, "the last active admin cannot be demoted or disabled");
+                return Outcome<UserResponse>.Fail(IdentityStatus.Conflict, "the last active admin cannot be demoted or disabled");
         }
 
         if (result.Generation is { } generation)
@@ -348,9 +371,9 @@ internal sealed partial class AuthService(
         switch (result.Outcome)
         {
             case UserChange.NotFound:
-                return Outcome<string>.Fail(StatusCodes.Status404NotFound, $"no user with id {id}");
+                return Outcome<string>.Fail(IdentityStatus.NotFound, $"no user with id {id}");
             case UserChange.LastAdmin:
-                return Outcome<string>.Fail(StatusCodes.Status409Conflict, "the last active admin cannot be deleted");
+                return Outcome<string>.Fail(IdentityStatus.Conflict, "the last active admin cannot be deleted");
         }
 
         await revocations.UserGenerationRaisedAsync(id, result.Generation!.Value);
@@ -362,7 +385,7 @@ internal sealed partial class AuthService(
     {
         if (caller.Kind != CallerKind.User)
         {
-            return Outcome<UserResponse>.Fail(StatusCodes.Status400BadRequest, "this credential is an API key, not a user");
+            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, "this credential is an API key, not a user");
         }
 
         return await GetUserAsync(caller.Id, cancellationToken);
@@ -377,23 +400,23 @@ internal sealed partial class AuthService(
     {
         if (caller.Kind != CallerKind.User)
         {
-            return Outcome<string>.Fail(StatusCodes.Status400BadRequest, "this credential is an API key, not a user");
+            return Outcome<string>.Fail(IdentityStatus.Invalid, "this credential is an API key, not a user");
         }
 
         if (request.CurrentPassword is null)
         {
-            return Outcome<string>.Fail(StatusCodes.Status400BadRequest, "current_password is required");
+            return Outcome<string>.Fail(IdentityStatus.Invalid, "current_password is required");
         }
 
         if (PasswordHasher.Check(request.NewPassword) is { } error)
         {
-            return Outcome<string>.Fail(StatusCodes.Status400BadRequest, "new_password: " + error);
+            return Outcome<string>.Fail(IdentityStatus.Invalid, "new_password: " + error);
         }
 
         var user = await store.FindUserAsync(caller.Id, cancellationToken);
         if (user is null)
         {
-            return Outcome<string>.Fail(StatusCodes.Status403Forbidden, "current_password is wrong");
+            return Outcome<string>.Fail(IdentityStatus.Forbidden, "current_password is wrong");
         }
 
         var attempt = await BeginAttemptAsync(user.Username, user, clientAddress, cancellationToken);
@@ -406,7 +429,7 @@ internal sealed partial class AuthService(
         if (!await passwords.VerifyAsync(request.CurrentPassword, user.PasswordHash))
         {
             Log.PasswordChangeFailed(logger, user.Id, clientAddress);
-            return Outcome<string>.Fail(StatusCodes.Status403Forbidden, "current_password is wrong");
+            return Outcome<string>.Fail(IdentityStatus.Forbidden, "current_password is wrong");
         }
 
         await attempt.SucceededAsync(failures);
@@ -415,7 +438,7 @@ internal sealed partial class AuthService(
         var result = await store.UpdateUserAsync(user.Id, null, null, hash, time.GetUtcNow().ToUnixTimeMilliseconds(), endSessions: true, cancellationToken);
         if (result.Generation is not { } generation)
         {
-            return Outcome<string>.Fail(StatusCodes.Status403Forbidden, "this account no longer exists");
+            return Outcome<string>.Fail(IdentityStatus.Forbidden, "this account no longer exists");
         }
 
         await revocations.UserGenerationRaisedAsync(user.Id, generation);
@@ -427,17 +450,17 @@ internal sealed partial class AuthService(
     {
         if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 100)
         {
-            return Outcome<KeyResponse>.Fail(StatusCodes.Status400BadRequest, "name is required (at most 100 characters)");
+            return Outcome<KeyResponse>.Fail(IdentityStatus.Invalid, "name is required (at most 100 characters)");
         }
 
         if (request.Role is null || !Roles.TryParse(request.Role.AsSpan(), out var role))
         {
-            return Outcome<KeyResponse>.Fail(StatusCodes.Status400BadRequest, $"role must be one of {Roles.Accepted}");
+            return Outcome<KeyResponse>.Fail(IdentityStatus.Invalid, $"role must be one of {Roles.Accepted}");
         }
 
         if (request.RateLimit is { } limit && new RateRule(limit.PerSecond, limit.Burst).Validate("rate_limit") is { } limitError)
         {
-            return Outcome<KeyResponse>.Fail(StatusCodes.Status400BadRequest, limitError);
+            return Outcome<KeyResponse>.Fail(IdentityStatus.Invalid, limitError);
         }
 
         var (secret, hash) = Authenticator.NewKeySecret();
@@ -467,7 +490,7 @@ internal sealed partial class AuthService(
     {
         if (!await revocations.RevokeKeyAsync(id, cancellationToken))
         {
-            return Outcome<string>.Fail(StatusCodes.Status404NotFound, $"no live API key with id {id}");
+            return Outcome<string>.Fail(IdentityStatus.NotFound, $"no live API key with id {id}");
         }
 
         Log.KeyRevoked(logger, id);

@@ -16,7 +16,7 @@ internal enum CallerKind
 /// <summary>
 /// The authenticated caller of a request. One instance per validated token or key, cached with
 /// it, so a request that presents a known credential allocates nothing to learn who it is.
-/// Endpoints read it with <see cref="CallerExtensions.GetCaller"/>.
+/// Endpoints read it with <c>HttpContext.GetCaller()</c> (src/Gateway/Auth/CallerExtensions.cs).
 /// </summary>
 internal sealed class Caller
 {
@@ -110,11 +110,4 @@ internal sealed class Caller
         ExpiresAt = claims.Expires,
         RateKey = "u:" + claims.UserId.ToString(CultureInfo.InvariantCulture),
     };
-}
-
-/// <summary>Where the caller lives on the request.</summary>
-internal static class CallerExtensions
-{
-    /// <summary>The caller set by the auth middleware; null on open endpoints without credentials.</summary>
-    public static Caller? GetCaller(this HttpContext context) => context.Features.Get<Caller>();
 }
