@@ -52,7 +52,10 @@ internal static class IdentitySetup
             auth,
             provider.GetRequiredService<RateLimiter>(),
             limits));
-        services.AddSingleton<AuthService>();
+        services.AddSingleton<SessionService>();
+        services.AddSingleton<UserService>();
+        services.AddSingleton<ApiKeyService>();
+        services.AddSingleton<BootstrapService>();
         services.AddSingleton<AuthStartup>();
 
         // Order matters: the store is migrated and Redis connected before the deny set loads.

@@ -7,43 +7,11 @@ using Gateway.Storage;
 
 namespace Gateway.Auth;
 
-/// <summary>What an identity operation came to; the HTTP layer (src/Gateway/Auth) picks the status code.</summary>
-internal enum IdentityStatus
-{
-    Ok,
-
-    /// <summary>The request itself is wrong (a bad username, a weak password, an unknown role).</summary>
-    Invalid,
-
-    /// <summary>Wrong username or password, or a refresh token that is unknown, used or expired.</summary>
-    InvalidCredentials,
-
-    /// <summary>The caller may not do this (another user's session, the last admin).</summary>
-    Forbidden,
-
-    NotFound,
-
-    /// <summary>The name is taken, or the change conflicts with the current state.</summary>
-    Conflict,
-
-    /// <summary>Too many failures: locked out until <see cref="Outcome{T}.RetryAfterSeconds"/> have passed.</summary>
-    LockedOut,
-}
-
-/// <summary>The result of an identity operation: a value, or a status with an error message.</summary>
-internal readonly record struct Outcome<T>(T? Value, IdentityStatus Status, string? Error, int RetryAfterSeconds = 0)
-    where T : class
-{
-    public static Outcome<T> Ok(T value) => new(value, IdentityStatus.Ok, null);
-
-    public static Outcome<T> Fail(IdentityStatus status, string error) => new(null, status, error);
-}
-
 /// <summary>
-/// Logins, refresh-token rotation, logout, users and API keys. Endpoints translate HTTP to
-/// these calls and back; every rule lives here.
+/// Sessions: log-in, refresh-token rotation (reuse revokes the family), logout and the caller's
+/// own password change, which shares the log-in's failure limits and ends every session.
 /// </summary>
-internal sealed partial class AuthService(
+internal sealed partial class SessionService(
     IAuthStore store,
     JwtCodec jwt,
     PasswordHasher passwords,
@@ -52,33 +20,9 @@ internal sealed partial class AuthService(
     RateLimitOptions limits,
     AuthOptions options,
     TimeProvider time,
-    ILogger<AuthService> logger)
+    ILogger<SessionService> logger)
 {
     private const string RefreshPrefix = "rt_";
-
-    /// <summary>Lower-case letters, digits and <c>._@-</c>, 1 to 64 characters.</summary>
-    public static string? CheckUsername(string? username)
-    {
-        if (string.IsNullOrEmpty(username))
-        {
-            return "username is required";
-        }
-
-        if (username.Length > 64)
-        {
-            return "username must have at most 64 characters";
-        }
-
-        foreach (var c in username)
-        {
-            if (!char.IsAsciiLetterLower(c) && !char.IsAsciiDigit(c) && c is not '.' and not '_' and not '@' and not '-')
-            {
-                return "username may hold only lower-case letters, digits and . _ @ -";
-            }
-        }
-
-        return null;
-    }
 
     public async Task<Outcome<TokenResponse>> LoginAsync(string? username, string? password, string clientAddress, CancellationToken cancellationToken)
     {
@@ -88,7 +32,7 @@ internal sealed partial class AuthService(
         }
 
         var name = username.Length <= 64 ? username.ToLowerInvariant() : username[..64];
-        var user = CheckUsername(name) is null ? await store.FindUserByNameAsync(name, cancellationToken) : null;
+        var user = UserService.CheckUsername(name) is null ? await store.FindUserByNameAsync(name, cancellationToken) : null;
         var attempt = await BeginAttemptAsync(name, user, clientAddress, cancellationToken);
         if (attempt.RetryAfterSeconds > 0)
         {
@@ -278,119 +222,6 @@ internal sealed partial class AuthService(
         return (new TokenResponse { AccessToken = jwt.Issue(claims), RefreshToken = refresh, ExpiresIn = lifetime }, record);
     }
 
-    public async Task<Outcome<UserResponse>> CreateUserAsync(CreateUserRequest request, CancellationToken cancellationToken)
-    {
-        var error = CheckUsername(request.Username) ?? PasswordHasher.Check(request.Password);
-        if (error is not null)
-        {
-            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, error);
-        }
-
-        if (request.Role is null || !Roles.TryParse(request.Role.AsSpan(), out var role))
-        {
-            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, $"role must be one of {Roles.Accepted}");
-        }
-
-        var hash = await passwords.HashAsync(request.Password!);
-        var user = await store.CreateUserAsync(request.Username!, hash, role.Name(), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-        if (user is null)
-        {
-            return Outcome<UserResponse>.Fail(IdentityStatus.Conflict, $"a user named '{request.Username}' already exists");
-        }
-
-        Log.UserCreated(logger, user.Id, role.Name());
-        return Outcome<UserResponse>.Ok(ToResponse(user));
-    }
-
-    public async Task<Outcome<UserResponse>> GetUserAsync(long id, CancellationToken cancellationToken)
-    {
-        var user = await store.FindUserAsync(id, cancellationToken);
-        return user is null ? Outcome<UserResponse>.Fail(IdentityStatus.NotFound, $"no user with id {id}") : Outcome<UserResponse>.Ok(ToResponse(user));
-    }
-
-    public async Task<UserListResponse> ListUsersAsync(CancellationToken cancellationToken)
-    {
-        var users = await store.ListUsersAsync(cancellationToken);
-        return new UserListResponse { Users = users.ConvertAll(ToResponse) };
-    }
-
-    /// <summary>
-    /// Changes role, password or disabled flag. Any of these ends the user's sessions: tokens
-    /// carry the role, so a demoted user must not keep the old one for up to a token lifetime.
-    /// </summary>
-    public async Task<Outcome<UserResponse>> UpdateUserAsync(long id, UpdateUserRequest request, CancellationToken cancellationToken)
-    {
-        if (request.Role is null && request.Password is null && request.Disabled is null)
-        {
-            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, "nothing to change: give role, password or disabled");
-        }
-
-        var role = Role.None;
-        if (request.Role is not null && !Roles.TryParse(request.Role.AsSpan(), out role))
-        {
-            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, $"role must be one of {Roles.Accepted}");
-        }
-
-        if (request.Password is not null && PasswordHasher.Check(request.Password) is { } passwordError)
-        {
-            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, passwordError);
-        }
-
-        var hash = request.Password is null ? null : await passwords.HashAsync(request.Password);
-
-        // The check that an admin is left and the change are one transaction (the store's), so
-        // admins demoting or deleting each other at once can never leave none.
-        var endSessions = role != Role.None || request.Password is not null || request.Disabled == true;
-        var result = await store.UpdateUserAsync(
-            id, role == Role.None ? null : role.Name(), request.Disabled, hash, time.GetUtcNow().ToUnixTimeMilliseconds(), endSessions, cancellationToken);
-        switch (result.Outcome)
-        {
-            case UserChange.NotFound:
-                return Outcome<UserResponse>.Fail(IdentityStatus.NotFound, $"no user with id {id}");
-            case UserChange.LastAdmin:
-                return Outcome<UserResponse>.Fail(IdentityStatus.Conflict, "the last active admin cannot be demoted or disabled");
-        }
-
-        if (result.Generation is { } generation)
-        {
-            await revocations.UserGenerationRaisedAsync(id, generation);
-        }
-
-        var updated = await GetUserAsync(id, cancellationToken);
-        if (updated.Value is { } user)
-        {
-            Log.UserUpdated(logger, id, user.Role, user.Disabled);
-        }
-
-        return updated;
-    }
-
-    public async Task<Outcome<string>> DeleteUserAsync(long id, CancellationToken cancellationToken)
-    {
-        var result = await store.DeleteUserAsync(id, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-        switch (result.Outcome)
-        {
-            case UserChange.NotFound:
-                return Outcome<string>.Fail(IdentityStatus.NotFound, $"no user with id {id}");
-            case UserChange.LastAdmin:
-                return Outcome<string>.Fail(IdentityStatus.Conflict, "the last active admin cannot be deleted");
-        }
-
-        await revocations.UserGenerationRaisedAsync(id, result.Generation!.Value);
-        Log.UserDeleted(logger, id);
-        return Outcome<string>.Ok("deleted");
-    }
-
-    public async Task<Outcome<UserResponse>> MeAsync(Caller caller, CancellationToken cancellationToken)
-    {
-        if (caller.Kind != CallerKind.User)
-        {
-            return Outcome<UserResponse>.Fail(IdentityStatus.Invalid, "this credential is an API key, not a user");
-        }
-
-        return await GetUserAsync(caller.Id, cancellationToken);
-    }
-
     /// <summary>
     /// Changes the caller's own password after checking the current one; ends every session of
     /// the user. Wrong current passwords count as failed logins (the same per-account and
@@ -446,118 +277,7 @@ internal sealed partial class AuthService(
         return Outcome<string>.Ok("password changed; log in again");
     }
 
-    public async Task<Outcome<KeyResponse>> CreateKeyAsync(Caller creator, CreateKeyRequest request, CancellationToken cancellationToken)
-    {
-        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 100)
-        {
-            return Outcome<KeyResponse>.Fail(IdentityStatus.Invalid, "name is required (at most 100 characters)");
-        }
-
-        if (request.Role is null || !Roles.TryParse(request.Role.AsSpan(), out var role))
-        {
-            return Outcome<KeyResponse>.Fail(IdentityStatus.Invalid, $"role must be one of {Roles.Accepted}");
-        }
-
-        if (request.RateLimit is { } limit && new RateRule(limit.PerSecond, limit.Burst).Validate("rate_limit") is { } limitError)
-        {
-            return Outcome<KeyResponse>.Fail(IdentityStatus.Invalid, limitError);
-        }
-
-        var (secret, hash) = Authenticator.NewKeySecret();
-        var record = await store.CreateApiKeyAsync(
-            new ApiKeyRecord
-            {
-                Name = request.Name,
-                SecretHash = hash,
-                Role = role.Name(),
-                RatePerSecond = request.RateLimit?.PerSecond,
-                RateBurst = request.RateLimit?.Burst,
-                CreatedBy = creator.Kind == CallerKind.User ? creator.Id : null,
-                CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
-            },
-            cancellationToken);
-        Log.KeyCreated(logger, record.Id, role.Name());
-        return Outcome<KeyResponse>.Ok(ToResponse(record, Authenticator.FormatKey(record.Id, secret)));
-    }
-
-    public async Task<KeyListResponse> ListKeysAsync(CancellationToken cancellationToken)
-    {
-        var keys = await store.ListApiKeysAsync(cancellationToken);
-        return new KeyListResponse { Keys = keys.ConvertAll(static k => ToResponse(k, null)) };
-    }
-
-    public async Task<Outcome<string>> RevokeKeyAsync(long id, CancellationToken cancellationToken)
-    {
-        if (!await revocations.RevokeKeyAsync(id, cancellationToken))
-        {
-            return Outcome<string>.Fail(IdentityStatus.NotFound, $"no live API key with id {id}");
-        }
-
-        Log.KeyRevoked(logger, id);
-        return Outcome<string>.Ok("revoked");
-    }
-
-    /// <summary>
-    /// First start: creates the user <c>admin</c> from <c>Auth:BootstrapAdminPassword</c> when
-    /// the store has no users. Without the setting, says how to give it.
-    /// </summary>
-    public async Task BootstrapAsync(string? password, CancellationToken cancellationToken)
-    {
-        if (await store.CountUsersAsync(cancellationToken) > 0)
-        {
-            if (!string.IsNullOrEmpty(password))
-            {
-                Log.BootstrapIgnored(logger);
-            }
-
-            return;
-        }
-
-        if (string.IsNullOrEmpty(password))
-        {
-            Log.BootstrapMissing(logger);
-            return;
-        }
-
-        if (PasswordHasher.Check(password) is { } error)
-        {
-            throw new Microsoft.Extensions.Options.OptionsValidationException(
-                "Auth:BootstrapAdminPassword", typeof(AuthOptions), [$"Auth:BootstrapAdminPassword: {error}"]);
-        }
-
-        var hash = await passwords.HashAsync(password);
-        var user = await store.CreateUserAsync("admin", hash, Role.Admin.Name(), time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
-        if (user is not null)
-        {
-            Log.BootstrapCreated(logger);
-        }
-    }
-
-    private static UserResponse ToResponse(UserRecord user) => new()
-    {
-        Id = user.Id,
-        Username = user.Username,
-        Role = user.Role,
-        Disabled = user.Disabled,
-        CreatedAt = Iso(user.CreatedAt),
-        UpdatedAt = Iso(user.UpdatedAt),
-    };
-
-    private static KeyResponse ToResponse(ApiKeyRecord key, string? text) => new()
-    {
-        Id = key.Id,
-        Name = key.Name,
-        Role = key.Role,
-        RateLimit = key.RatePerSecond is { } rate && key.RateBurst is { } burst ? new RateLimitSetting { PerSecond = rate, Burst = burst } : null,
-        CreatedAt = Iso(key.CreatedAt),
-        Revoked = key.RevokedAt is not null,
-        Key = text,
-    };
-
-    private static string Iso(long unixMs) =>
-        DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
-    private static string NewId(int bytes) => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(bytes));
+    internal static string NewId(int bytes) => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(bytes));
 
     /// <summary>Refresh tokens are 256 random bits: SHA-256 is all the store needs.</summary>
     private static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
@@ -576,35 +296,8 @@ internal sealed partial class AuthService(
         [LoggerMessage(503, LogLevel.Warning, "Refresh token reuse for user {UserId}: the session was revoked")]
         public static partial void RefreshReuse(ILogger logger, long userId);
 
-        [LoggerMessage(504, LogLevel.Information, "User {UserId} created with role {Role}")]
-        public static partial void UserCreated(ILogger logger, long userId, string role);
-
-        [LoggerMessage(505, LogLevel.Information, "User {UserId} updated: role {Role}, disabled {Disabled}")]
-        public static partial void UserUpdated(ILogger logger, long userId, string role, bool disabled);
-
-        [LoggerMessage(506, LogLevel.Information, "User {UserId} deleted; its sessions are revoked")]
-        public static partial void UserDeleted(ILogger logger, long userId);
-
         [LoggerMessage(507, LogLevel.Information, "User {UserId} changed their password; their sessions are revoked")]
         public static partial void PasswordChanged(ILogger logger, long userId);
-
-        [LoggerMessage(508, LogLevel.Information, "API key {KeyId} created with role {Role}")]
-        public static partial void KeyCreated(ILogger logger, long keyId, string role);
-
-        [LoggerMessage(509, LogLevel.Information, "API key {KeyId} revoked")]
-        public static partial void KeyRevoked(ILogger logger, long keyId);
-
-        [LoggerMessage(510, LogLevel.Information, "Created the first admin, user 'admin', from Auth:BootstrapAdminPassword")]
-        public static partial void BootstrapCreated(ILogger logger);
-
-        [LoggerMessage(511, LogLevel.Warning,
-            "No users exist yet and Auth:BootstrapAdminPassword is not set, so nobody can log in. Set it for the first start, for example: " +
-            "Auth__BootstrapAdminPassword='a long passphrase' ./build.sh run (or --Auth:BootstrapAdminPassword, or a file /run/secrets/Auth__BootstrapAdminPassword); " +
-            "then log in as 'admin' with POST /v1/auth/login")]
-        public static partial void BootstrapMissing(ILogger logger);
-
-        [LoggerMessage(512, LogLevel.Information, "Auth:BootstrapAdminPassword is set but users already exist; it is ignored")]
-        public static partial void BootstrapIgnored(ILogger logger);
 
         [LoggerMessage(513, LogLevel.Warning, "User {UserId} gave a wrong current password to change it, from {Address}")]
         public static partial void PasswordChangeFailed(ILogger logger, long userId, string address);
