@@ -1,7 +1,3 @@
-using System.Buffers.Text;
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Gateway.RateLimiting;
 using Gateway.Storage;
 
