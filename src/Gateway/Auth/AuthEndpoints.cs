@@ -14,7 +14,9 @@ internal static class AuthEndpoints
 {
     public static void MapAuth(this IEndpointRouteBuilder app)
     {
-        var service = app.ServiceProvider.GetRequiredService<AuthService>();
+        var sessions = app.ServiceProvider.GetRequiredService<SessionService>();
+        var users = app.ServiceProvider.GetRequiredService<UserService>();
+        var keys = app.ServiceProvider.GetRequiredService<ApiKeyService>();
         var maxBody = app.ServiceProvider.GetRequiredService<AuthOptions>().MaxBodyBytes;
         var json = AuthJsonContext.Default;
 
@@ -27,7 +29,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            var outcome = await service.LoginAsync(request.Username, request.Password, ClientAddress(context), context.RequestAborted);
+            var outcome = await sessions.LoginAsync(request.Username, request.Password, ClientAddress(context), context.RequestAborted);
             await WriteAsync(context, outcome, json.TokenResponse);
         })).AllowOpen();
 
@@ -40,7 +42,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await WriteAsync(context, await service.RefreshAsync(request.RefreshToken, context.RequestAborted), json.TokenResponse);
+            await WriteAsync(context, await sessions.RefreshAsync(request.RefreshToken, context.RequestAborted), json.TokenResponse);
         })).AllowOpen();
 
         app.MapPost("/v1/auth/logout", Guard(async context =>
@@ -52,11 +54,11 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await WriteNoContentAsync(context, await service.LogoutAsync(context.GetCaller()!, request?.RefreshToken, context.RequestAborted));
+            await WriteNoContentAsync(context, await sessions.LogoutAsync(context.GetCaller()!, request?.RefreshToken, context.RequestAborted));
         })).RequireRole(Role.Viewer);
 
         app.MapGet("/v1/users/me", Guard(async context =>
-            await WriteAsync(context, await service.MeAsync(context.GetCaller()!, context.RequestAborted), json.UserResponse)))
+            await WriteAsync(context, await users.MeAsync(context.GetCaller()!, context.RequestAborted), json.UserResponse)))
             .RequireRole(Role.Viewer);
 
         app.MapPost("/v1/users/me/password", Guard(async context =>
@@ -68,12 +70,12 @@ internal static class AuthEndpoints
                 return;
             }
 
-            var outcome = await service.ChangePasswordAsync(context.GetCaller()!, request, ClientAddress(context), context.RequestAborted);
+            var outcome = await sessions.ChangePasswordAsync(context.GetCaller()!, request, ClientAddress(context), context.RequestAborted);
             await WriteNoContentAsync(context, outcome);
         })).RequireRole(Role.Viewer);
 
         app.MapGet("/v1/users", Guard(async context =>
-            await WriteAsync(context, Outcome<UserListResponse>.Ok(await service.ListUsersAsync(context.RequestAborted)), json.UserListResponse)))
+            await WriteAsync(context, Outcome<UserListResponse>.Ok(await users.ListUsersAsync(context.RequestAborted)), json.UserListResponse)))
             .RequireRole(Role.Admin);
 
         app.MapPost("/v1/users", Guard(async context =>
@@ -85,7 +87,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            var outcome = await service.CreateUserAsync(request, context.RequestAborted);
+            var outcome = await users.CreateUserAsync(request, context.RequestAborted);
             await WriteAsync(context, outcome, json.UserResponse, StatusCodes.Status201Created);
         })).RequireRole(Role.Admin);
 
@@ -97,7 +99,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await WriteAsync(context, await service.GetUserAsync(id, context.RequestAborted), json.UserResponse);
+            await WriteAsync(context, await users.GetUserAsync(id, context.RequestAborted), json.UserResponse);
         })).RequireRole(Role.Admin);
 
         app.MapMethods("/v1/users/{id}", [HttpMethods.Patch], Guard(async context =>
@@ -115,7 +117,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await WriteAsync(context, await service.UpdateUserAsync(id, request, context.RequestAborted), json.UserResponse);
+            await WriteAsync(context, await users.UpdateUserAsync(id, request, context.RequestAborted), json.UserResponse);
         })).RequireRole(Role.Admin);
 
         app.MapDelete("/v1/users/{id}", Guard(async context =>
@@ -126,11 +128,11 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await WriteNoContentAsync(context, await service.DeleteUserAsync(id, context.RequestAborted));
+            await WriteNoContentAsync(context, await users.DeleteUserAsync(id, context.RequestAborted));
         })).RequireRole(Role.Admin);
 
         app.MapGet("/v1/keys", Guard(async context =>
-            await WriteAsync(context, Outcome<KeyListResponse>.Ok(await service.ListKeysAsync(context.RequestAborted)), json.KeyListResponse)))
+            await WriteAsync(context, Outcome<KeyListResponse>.Ok(await keys.ListKeysAsync(context.RequestAborted)), json.KeyListResponse)))
             .RequireRole(Role.Admin);
 
         app.MapPost("/v1/keys", Guard(async context =>
@@ -142,7 +144,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            var outcome = await service.CreateKeyAsync(context.GetCaller()!, request, context.RequestAborted);
+            var outcome = await keys.CreateKeyAsync(context.GetCaller()!, request, context.RequestAborted);
             await WriteAsync(context, outcome, json.KeyResponse, StatusCodes.Status201Created);
         })).RequireRole(Role.Admin);
 
@@ -154,7 +156,7 @@ internal static class AuthEndpoints
                 return;
             }
 
-            await WriteNoContentAsync(context, await service.RevokeKeyAsync(id, context.RequestAborted));
+            await WriteNoContentAsync(context, await keys.RevokeKeyAsync(id, context.RequestAborted));
         })).RequireRole(Role.Admin);
     }
 
@@ -286,7 +288,7 @@ internal static class AuthEndpoints
                 context.Response.Headers.RetryAfter = outcome.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             }
 
-            await HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");
+            await HttpErrors.WriteAsync(context, StatusCode(outcome.Status), outcome.Error ?? "request failed");
             return;
         }
 
@@ -308,10 +310,23 @@ internal static class AuthEndpoints
                 context.Response.Headers.RetryAfter = outcome.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             }
 
-            return HttpErrors.WriteAsync(context, outcome.Status, outcome.Error ?? "request failed");
+            return HttpErrors.WriteAsync(context, StatusCode(outcome.Status), outcome.Error ?? "request failed");
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
         return Task.CompletedTask;
     }
+
+    /// <summary>The HTTP status for an identity outcome: the one place that knows both.</summary>
+    internal static int StatusCode(IdentityStatus status) => status switch
+    {
+        IdentityStatus.Ok => StatusCodes.Status200OK,
+        IdentityStatus.Invalid => StatusCodes.Status400BadRequest,
+        IdentityStatus.InvalidCredentials => StatusCodes.Status401Unauthorized,
+        IdentityStatus.Forbidden => StatusCodes.Status403Forbidden,
+        IdentityStatus.NotFound => StatusCodes.Status404NotFound,
+        IdentityStatus.Conflict => StatusCodes.Status409Conflict,
+        IdentityStatus.LockedOut => StatusCodes.Status429TooManyRequests,
+        _ => StatusCodes.Status500InternalServerError,
+    };
 }

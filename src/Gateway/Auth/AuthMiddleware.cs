@@ -59,6 +59,7 @@ internal sealed partial class AuthMiddleware(
         if (options.Disabled)
         {
             context.Features.Set(Caller.Unauthenticated);
+            context.User = Caller.Unauthenticated.Principal;
             return next(context);
         }
 
@@ -92,6 +93,7 @@ internal sealed partial class AuthMiddleware(
         }
 
         context.Features.Set(caller);
+        context.User = caller.Principal;
         if (!limits.Enabled)
         {
             return next(context);
@@ -105,7 +107,7 @@ internal sealed partial class AuthMiddleware(
 
     private Task Limit(HttpContext context, in RateDecision decision)
     {
-        RateLimiter.WriteHeaders(context.Response, decision);
+        RateLimitHeaders.Write(context.Response, decision);
         if (decision.Allowed)
         {
             return next(context);

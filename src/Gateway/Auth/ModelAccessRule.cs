@@ -35,7 +35,7 @@ internal sealed class ModelAccessRule
 
         foreach (var user in config.Users ?? [])
         {
-            if (AuthService.CheckUsername(user) is { } problem)
+            if (UserService.CheckUsername(user) is { } problem)
             {
                 error = $"access.users: '{user}': {problem}";
                 return false;

@@ -41,6 +41,7 @@ public sealed class ArchitectureTests
             ["src/Backends.Torch/Gateway.Backends.Torch.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
             ["src/Gateway/Gateway.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
             ["src/Scheduling/Gateway.Scheduling.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
+            ["src/Identity/Gateway.Identity.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
         };
         Assert.Equal(
             [
@@ -60,6 +61,7 @@ public sealed class ArchitectureTests
             ["src/Backends.Torch/Gateway.Backends.Torch.csproj"] = ["src/Backends.Onnx/Gateway.Backends.Onnx.csproj"],
             ["src/Gateway/Gateway.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
             ["src/Scheduling/Gateway.Scheduling.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
+            ["src/Identity/Gateway.Identity.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
             ["src/Extra/Gateway.Extra.csproj"] = ["src/Abstractions/Gateway.Abstractions.csproj"],
         };
         Assert.Equal(

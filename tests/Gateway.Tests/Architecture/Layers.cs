@@ -36,6 +36,7 @@ public static class Layers
         new("Gateway.Backends.Onnx", "src/Backends.Onnx/Gateway.Backends.Onnx.csproj", Layer.Component, [Abstractions]),
         new("Gateway.Backends.Torch", "src/Backends.Torch/Gateway.Backends.Torch.csproj", Layer.Component, [Abstractions]),
         new("Gateway.Scheduling", "src/Scheduling/Gateway.Scheduling.csproj", Layer.Component, [Abstractions]),
-        new("gateway", "src/Gateway/Gateway.csproj", Layer.Host, [Abstractions, "Gateway.Backends.Onnx", "Gateway.Backends.Torch", "Gateway.Scheduling"]),
+        new("Gateway.Identity", "src/Identity/Gateway.Identity.csproj", Layer.Component, [Abstractions]),
+        new("gateway", "src/Gateway/Gateway.csproj", Layer.Host, [Abstractions, "Gateway.Backends.Onnx", "Gateway.Backends.Torch", "Gateway.Scheduling", "Gateway.Identity"]),
     ];
 }

@@ -124,18 +124,8 @@ internal sealed partial class RateLimiter(RedisConnection redis, TimeProvider ti
         return new RateDecision(allowed, rule.Burst, Math.Max(0, remaining), retry, reset);
     }
 
-    /// <summary>Writes <c>RateLimit-Limit</c>, <c>-Remaining</c>, <c>-Reset</c> and, when refused, <c>Retry-After</c>.</summary>
-    public static void WriteHeaders(HttpResponse response, in RateDecision decision)
-    {
-        var headers = response.Headers;
-        headers["RateLimit-Limit"] = Small(decision.Limit);
-        headers["RateLimit-Remaining"] = Small(decision.Remaining);
-        headers["RateLimit-Reset"] = Small(decision.ResetSeconds);
-        if (!decision.Allowed)
-        {
-            headers.RetryAfter = Small(decision.RetryAfterSeconds);
-        }
-    }
+    /// <summary>A header value for a count or a number of seconds (the host writes the <c>RateLimit-*</c> headers).</summary>
+    public static string HeaderValue(int value) => Small(value);
 
     // PERF: header values for small numbers are interned so a limited request allocates no strings.
     private static readonly string[] s_numbers = CreateNumbers();

@@ -5,7 +5,7 @@ namespace Gateway.Hosting;
 /// revocation feed). <c>/v2/health/ready</c> answers 503 with the first reason given;
 /// <c>/health/details</c> also shows what is degraded but still serving.
 /// </summary>
-internal interface IReadinessCheck
+public interface IReadinessCheck
 {
     /// <summary>Why the gateway should not take traffic now, or null.</summary>
     string? NotReadyReason { get; }

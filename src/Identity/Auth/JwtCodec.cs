@@ -1,10 +1,9 @@
 using System.Buffers;
 using System.Buffers.Text;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
-using Gateway.Buffers;
 using Gateway.Protocol;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 
 namespace Gateway.Auth;
 
@@ -28,59 +27,75 @@ internal readonly record struct AccessClaims(
     long UserId, string Username, Role Role, string Jti, string SessionId, long Generation, long IssuedAt, long NotBefore, long Expires);
 
 /// <summary>
-/// Issues and validates access tokens: compact JWS with HS256 only (RFC 7515, 7519). Following
-/// RFC 8725 the algorithm is pinned: the header must say <c>HS256</c> and nothing in the token
-/// chooses how it is checked (<c>none</c>, other HMAC sizes, RSA or EC names are refused before
-/// any key is touched; <c>jku</c>/<c>jwk</c>/<c>x5u</c> are never followed; <c>crit</c> is
-/// refused). <c>iss</c>, <c>aud</c>, <c>exp</c>, <c>nbf</c>, <c>jti</c>, <c>sub</c>,
-/// <c>role</c> are required. This is the cold path: the authenticator caches what passes.
+/// Issues and validates access tokens: compact JWS with HS256 only (RFC 7515, 7519), through
+/// <see cref="JsonWebTokenHandler"/> (Microsoft.IdentityModel.JsonWebTokens, the library of the
+/// JwtBearer stack). Following RFC 8725 the algorithm is pinned: the header must say
+/// <c>HS256</c> and nothing in the token chooses how it is checked (<c>none</c>, other HMAC
+/// sizes, RSA or EC names are refused before any key is touched; <c>jku</c>/<c>jwk</c>/<c>x5u</c>
+/// are never followed; <c>crit</c> is refused; the key is the one its <c>kid</c> names, never
+/// tried against every key). <c>iss</c>, <c>aud</c>, <c>exp</c>, <c>nbf</c>, <c>jti</c>,
+/// <c>sub</c>, <c>role</c> are required. This is the cold path: the authenticator caches what passes.
 /// </summary>
-internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audience, int clockSkewSeconds)
+/// <remarks>
+/// The handler checks the signature, the algorithm, the issuer and the audience. Around it the
+/// codec keeps the checks the handler does not make or makes more loosely: a strict read of the
+/// header before the handler sees the token (one <c>alg</c>, one string <c>kid</c>, no
+/// <c>crit</c>, text that decodes to UTF-8 without lone surrogates), a strict read of the payload
+/// (no repeated claim, typed claims: integer times, a string <c>sub</c> of digits, an unescaped
+/// role name) and the lifetime against the caller's clock with the codec's own boundaries
+/// (expired from <c>exp + leeway</c> on, not after it). Whatever the handler throws or reports
+/// becomes a <see cref="TokenStatus"/>: the caller never sees an exception.
+/// </remarks>
+internal sealed class JwtCodec
 {
     /// <summary>Tokens longer than this are refused unread.</summary>
     public const int MaxTokenLength = 4096;
 
-    private readonly byte[] _issuer = Encoding.UTF8.GetBytes(issuer);
-    private readonly byte[] _audience = Encoding.UTF8.GetBytes(audience);
+    private readonly SigningKeyRing _keys;
+    private readonly int _clockSkewSeconds;
+    private readonly string _issuerText;
+    private readonly string _audienceText;
+    private readonly JsonWebTokenHandler _handler = new()
+    {
+        MaximumTokenSizeInBytes = MaxTokenLength,
+        SetDefaultTimesOnTokenCreation = false,
+    };
 
-    public SigningKeyRing Keys => keys;
+    private volatile KeySnapshot? _snapshot;
+
+    public JwtCodec(SigningKeyRing keys, string issuer, string audience, int clockSkewSeconds)
+    {
+        _keys = keys;
+        _issuerText = issuer;
+        _audienceText = audience;
+        _clockSkewSeconds = clockSkewSeconds;
+    }
+
+    public SigningKeyRing Keys => _keys;
 
     /// <summary>Signs a token for the claims with the active key.</summary>
     public string Issue(in AccessClaims claims)
     {
-        var key = keys.Active;
-        using var header = new PooledBufferWriter(128);
-        using (var writer = new Utf8JsonWriter(header))
+        var snapshot = Snapshot();
+        var descriptor = new SecurityTokenDescriptor
         {
-            writer.WriteStartObject();
-            writer.WriteString("alg"u8, "HS256"u8);
-            writer.WriteString("typ"u8, "JWT"u8);
-            writer.WriteString("kid"u8, key.Id);
-            writer.WriteEndObject();
-        }
-
-        using var payload = new PooledBufferWriter(512);
-        using (var writer = new Utf8JsonWriter(payload))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("iss"u8, _issuer);
-            writer.WriteString("aud"u8, _audience);
-            writer.WriteString("sub"u8, claims.UserId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            writer.WriteString("name"u8, claims.Username);
-            writer.WriteString("role"u8, claims.Role.Name());
-            writer.WriteString("jti"u8, claims.Jti);
-            writer.WriteString("sid"u8, claims.SessionId);
-            writer.WriteNumber("sv"u8, claims.Generation);
-            writer.WriteNumber("iat"u8, claims.IssuedAt);
-            writer.WriteNumber("nbf"u8, claims.NotBefore);
-            writer.WriteNumber("exp"u8, claims.Expires);
-            writer.WriteEndObject();
-        }
-
-        var signingInput = Base64Url.EncodeToString(header.WrittenSpan) + "." + Base64Url.EncodeToString(payload.WrittenSpan);
-        Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(key.Secret, Encoding.ASCII.GetBytes(signingInput), mac);
-        return signingInput + "." + Base64Url.EncodeToString(mac);
+            Issuer = _issuerText,
+            Audience = _audienceText,
+            IssuedAt = DateTimeOffset.FromUnixTimeSeconds(claims.IssuedAt).UtcDateTime,
+            NotBefore = DateTimeOffset.FromUnixTimeSeconds(claims.NotBefore).UtcDateTime,
+            Expires = DateTimeOffset.FromUnixTimeSeconds(claims.Expires).UtcDateTime,
+            SigningCredentials = snapshot.Signing,
+            Claims = new Dictionary<string, object>(6, StringComparer.Ordinal)
+            {
+                ["sub"] = claims.UserId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["name"] = claims.Username,
+                ["role"] = claims.Role.Name(),
+                ["jti"] = claims.Jti,
+                ["sid"] = claims.SessionId,
+                ["sv"] = claims.Generation,
+            },
+        };
+        return _handler.CreateToken(descriptor);
     }
 
     /// <summary>Checks a compact token completely; <paramref name="now"/> is Unix seconds.</summary>
@@ -109,37 +124,26 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
                 return TokenStatus.Malformed;
             }
 
-            var header = buffer[..headerLength];
-            var status = ReadHeader(header, out var keyId);
+            var status = ReadHeader(buffer[..headerLength], out var keyId);
             if (status != TokenStatus.Valid)
             {
                 return status;
             }
 
-            if (!keys.TryFind(keyId, out var key))
+            if (!_keys.TryFind(keyId, out _))
             {
                 return TokenStatus.UnknownKey;
             }
 
-            Span<byte> signature = stackalloc byte[32];
-            if (!TryDecode(token[(lastDot + 1)..], buffer[headerLength..], out var signatureLength) || signatureLength != 32)
+            if (!TryDecode(token[(lastDot + 1)..], buffer, out var signatureLength) || signatureLength != 32)
             {
                 return TokenStatus.BadSignature;
             }
 
-            buffer.Slice(headerLength, 32).CopyTo(signature);
-            var signingInput = token[..lastDot];
-            var ascii = buffer[..signingInput.Length];
-            for (var i = 0; i < signingInput.Length; i++)
+            var verdict = Verify(token.ToString());
+            if (verdict is TokenStatus.BadSignature or TokenStatus.UnknownKey or TokenStatus.AlgorithmNotAllowed or TokenStatus.Malformed)
             {
-                ascii[i] = (byte)signingInput[i];
-            }
-
-            Span<byte> expected = stackalloc byte[32];
-            HMACSHA256.HashData(key.Secret, ascii, expected);
-            if (!CryptographicOperations.FixedTimeEquals(expected, signature))
-            {
-                return TokenStatus.BadSignature;
+                return verdict;
             }
 
             if (!TryDecode(token[(firstDot + 1)..lastDot], buffer, out var payloadLength))
@@ -147,7 +151,33 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
                 return TokenStatus.Malformed;
             }
 
-            return ReadPayload(buffer[..payloadLength], now, out claims);
+            status = ReadPayload(buffer[..payloadLength], out claims);
+            if (status != TokenStatus.Valid)
+            {
+                return status;
+            }
+
+            // Issuer and audience come after the payload's shape, as they always have: a signed
+            // token with a missing claim is malformed whoever issued it.
+            if (verdict != TokenStatus.Valid)
+            {
+                claims = default;
+                return verdict;
+            }
+
+            if (now >= claims.Expires + _clockSkewSeconds)
+            {
+                claims = default;
+                return TokenStatus.Expired;
+            }
+
+            if (now + _clockSkewSeconds < claims.NotBefore)
+            {
+                claims = default;
+                return TokenStatus.NotYetValid;
+            }
+
+            return TokenStatus.Valid;
         }
         finally
         {
@@ -156,6 +186,88 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>Signature, algorithm, issuer and audience, by the handler.</summary>
+    private TokenStatus Verify(string token)
+    {
+        TokenValidationResult result;
+        try
+        {
+            // Completes synchronously: HMAC keys are in memory and no configuration manager is set,
+            // so nothing inside the handler awaits.
+            result = _handler.ValidateTokenAsync(token, Snapshot().Parameters).GetAwaiter().GetResult();
+        }
+        catch (Exception exception) when (exception is ArgumentException or FormatException or JsonException or InvalidOperationException or SecurityTokenException)
+        {
+            return TokenStatus.Malformed;
+        }
+
+        return result.IsValid ? TokenStatus.Valid : result.Exception switch
+        {
+            SecurityTokenSignatureKeyNotFoundException => TokenStatus.UnknownKey,
+            SecurityTokenInvalidSignatureException => TokenStatus.BadSignature,
+            SecurityTokenInvalidAlgorithmException => TokenStatus.AlgorithmNotAllowed,
+            SecurityTokenInvalidIssuerException => TokenStatus.WrongIssuer,
+            SecurityTokenInvalidAudienceException => TokenStatus.WrongAudience,
+            _ => TokenStatus.Malformed,
+        };
+    }
+
+    /// <summary>The handler's view of the ring, rebuilt when the ring changes.</summary>
+    private KeySnapshot Snapshot()
+    {
+        var snapshot = _snapshot;
+        var version = _keys.Version;
+        if (snapshot is null || snapshot.Version != version)
+        {
+            snapshot = new KeySnapshot(_keys, version, _issuerText, _audienceText);
+            _snapshot = snapshot;
+        }
+
+        return snapshot;
+    }
+
+    /// <summary>Signing credentials for the active key and validation parameters for every key of one ring version.</summary>
+    private sealed class KeySnapshot
+    {
+        public KeySnapshot(SigningKeyRing ring, int version, string issuer, string audience)
+        {
+            Version = version;
+            var keys = new SecurityKey[ring.Keys.Count];
+            for (var i = 0; i < keys.Length; i++)
+            {
+                keys[i] = new SymmetricSecurityKey(ring.Keys[i].Secret) { KeyId = ring.Keys[i].Id };
+            }
+
+            Signing = new SigningCredentials(keys[0], SecurityAlgorithms.HmacSha256);
+            Parameters = new TokenValidationParameters
+            {
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                IssuerSigningKeys = keys,
+                // The kid names the key; a token is never tried against the others.
+                TryAllIssuerSigningKeys = false,
+                RequireSignedTokens = true,
+                ValidateIssuer = true,
+                ValidIssuer = issuer,
+                ValidateAudience = true,
+                ValidAudience = audience,
+                IgnoreTrailingSlashWhenValidatingAudience = false,
+                // The codec checks exp and nbf itself against the clock it is given (see Validate).
+                ValidateLifetime = false,
+                RequireExpirationTime = false,
+                ValidateIssuerSigningKey = false,
+                ValidateTokenReplay = false,
+                ValidateActor = false,
+                SaveSigninToken = false,
+            };
+        }
+
+        public int Version { get; }
+
+        public SigningCredentials Signing { get; }
+
+        public TokenValidationParameters Parameters { get; }
     }
 
     private static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)
@@ -251,10 +363,9 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
         return keyId.IsEmpty ? TokenStatus.UnknownKey : TokenStatus.Valid;
     }
 
-    private TokenStatus ReadPayload(ReadOnlySpan<byte> json, long now, out AccessClaims claims)
+    private static TokenStatus ReadPayload(ReadOnlySpan<byte> json, out AccessClaims claims)
     {
         claims = default;
-        bool issuerOk = false, audienceSeen = false, audienceOk = false;
         long? exp = null, nbf = null, iat = null, sub = null, sv = null;
         string? jti = null, name = null, sid = null;
         var role = Role.None;
@@ -290,20 +401,12 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
 
                 switch (property)
                 {
-                    case "iss":
-                        issuerOk = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals(_issuer);
-                        break;
                     case "aud":
-                        audienceSeen = true;
-                        if (reader.TokenType == JsonTokenType.String)
-                        {
-                            audienceOk = reader.ValueTextEquals(_audience);
-                        }
-                        else if (reader.TokenType == JsonTokenType.StartArray)
+                        // The handler compares the audience; here only its shape: one string or strings.
+                        if (reader.TokenType == JsonTokenType.StartArray)
                         {
                             while (reader.Read() && reader.TokenType == JsonTokenType.String)
                             {
-                                audienceOk |= reader.ValueTextEquals(_audience);
                             }
 
                             if (reader.TokenType != JsonTokenType.EndArray)
@@ -311,7 +414,7 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
                                 return TokenStatus.Malformed;
                             }
                         }
-                        else
+                        else if (reader.TokenType != JsonTokenType.String)
                         {
                             return TokenStatus.Malformed;
                         }
@@ -371,26 +474,6 @@ internal sealed class JwtCodec(SigningKeyRing keys, string issuer, string audien
         if (exp is null || nbf is null || sub is null || sv is null || string.IsNullOrEmpty(jti) || string.IsNullOrEmpty(sid) || name is null || role == Role.None)
         {
             return TokenStatus.Malformed;
-        }
-
-        if (!issuerOk)
-        {
-            return TokenStatus.WrongIssuer;
-        }
-
-        if (!audienceSeen || !audienceOk)
-        {
-            return TokenStatus.WrongAudience;
-        }
-
-        if (now >= exp.Value + clockSkewSeconds)
-        {
-            return TokenStatus.Expired;
-        }
-
-        if (now + clockSkewSeconds < nbf.Value)
-        {
-            return TokenStatus.NotYetValid;
         }
 
         claims = new AccessClaims(sub.Value, name, role, jti, sid, sv.Value, iat ?? nbf.Value, nbf.Value, exp.Value);

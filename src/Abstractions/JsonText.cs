@@ -13,7 +13,7 @@ namespace Gateway.Protocol;
 /// has a UTF-16 form. Every parser that faces the network checks an escaped token here before it
 /// decodes or compares it, and names the field in its error.
 /// </summary>
-internal static class JsonText
+public static class JsonText
 {
     /// <summary>Longest text echoed from a request into an error message.</summary>
     public const int MaxEcho = 64;

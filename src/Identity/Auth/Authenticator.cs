@@ -7,13 +7,28 @@ using Gateway.Storage;
 
 namespace Gateway.Auth;
 
+/// <summary>Why credentials were not accepted (the HTTP layer picks the status code).</summary>
+internal enum AuthFailure
+{
+    None,
+
+    /// <summary>Missing, malformed, expired, revoked or unknown credentials.</summary>
+    Unauthenticated,
+
+    /// <summary>Too many lookups of unknown API keys from one address: try again later.</summary>
+    TooManyAttempts,
+
+    /// <summary>A dependency (the store, the revocation feed) cannot answer now.</summary>
+    Unavailable,
+}
+
 /// <summary>The outcome of checking a request's credentials.</summary>
 internal readonly struct AuthResult
 {
-    private AuthResult(Caller? caller, int status, string? error, int retryAfterSeconds = 0)
+    private AuthResult(Caller? caller, AuthFailure failure, string? error, int retryAfterSeconds = 0)
     {
         Caller = caller;
-        Status = status;
+        Failure = failure;
         Error = error;
         RetryAfterSeconds = retryAfterSeconds;
     }
@@ -21,23 +36,23 @@ internal readonly struct AuthResult
     /// <summary>The caller when the credentials were good.</summary>
     public Caller? Caller { get; }
 
-    /// <summary>401, 429, 503 or 200.</summary>
-    public int Status { get; }
+    /// <summary><see cref="AuthFailure.None"/> when the credentials were good.</summary>
+    public AuthFailure Failure { get; }
 
     public string? Error { get; }
 
-    /// <summary>For a 429: when to try again.</summary>
+    /// <summary>For <see cref="AuthFailure.TooManyAttempts"/>: when to try again.</summary>
     public int RetryAfterSeconds { get; }
 
     public bool Succeeded => Caller is not null;
 
-    public static AuthResult Success(Caller caller) => new(caller, StatusCodes.Status200OK, null);
+    public static AuthResult Success(Caller caller) => new(caller, AuthFailure.None, null);
 
-    public static AuthResult Unauthorized(string error) => new(null, StatusCodes.Status401Unauthorized, error);
+    public static AuthResult Unauthorized(string error) => new(null, AuthFailure.Unauthenticated, error);
 
-    public static AuthResult Unavailable(string error) => new(null, StatusCodes.Status503ServiceUnavailable, error);
+    public static AuthResult Unavailable(string error) => new(null, AuthFailure.Unavailable, error);
 
-    public static AuthResult TooMany(string error, int retryAfterSeconds) => new(null, StatusCodes.Status429TooManyRequests, error, retryAfterSeconds);
+    public static AuthResult TooMany(string error, int retryAfterSeconds) => new(null, AuthFailure.TooManyAttempts, error, retryAfterSeconds);
 }
 
 /// <summary>

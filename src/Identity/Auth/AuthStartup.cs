@@ -16,7 +16,7 @@ internal sealed partial class AuthStartup(
     SecretChain secrets,
     SigningKeyRing keys,
     RedisConnection redis,
-    AuthService auth,
+    BootstrapService bootstrap,
     AuthOptions options,
     ILogger<AuthStartup> logger) : IHostedService, IReadinessCheck
 {
@@ -39,7 +39,7 @@ internal sealed partial class AuthStartup(
         await LoadSigningKeysAsync(keys, secrets, logger, warnWhenMissing: true, cancellationToken);
         await MigrateAsync(cancellationToken);
         await redis.ConnectAsync(await secrets.GetAsync(RedisPasswordSecret, cancellationToken));
-        await auth.BootstrapAsync(await secrets.GetAsync(BootstrapPasswordSecret, cancellationToken), cancellationToken);
+        await bootstrap.BootstrapAsync(await secrets.GetAsync(BootstrapPasswordSecret, cancellationToken), cancellationToken);
         _started = true;
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Claims;
 
 namespace Gateway.Auth;
 
@@ -15,7 +16,7 @@ internal enum CallerKind
 /// <summary>
 /// The authenticated caller of a request. One instance per validated token or key, cached with
 /// it, so a request that presents a known credential allocates nothing to learn who it is.
-/// Endpoints read it with <see cref="CallerExtensions.GetCaller"/>.
+/// Endpoints read it with <c>HttpContext.GetCaller()</c> (src/Gateway/Auth/CallerExtensions.cs).
 /// </summary>
 internal sealed class Caller
 {
@@ -56,6 +57,47 @@ internal sealed class Caller
     /// <summary>Per-key override of the role's rate limit.</summary>
     public RateLimiting.RateRule? RateLimit { get; init; }
 
+    private ClaimsPrincipal? _principal;
+
+    /// <summary>
+    /// The caller as a <see cref="ClaimsPrincipal"/> (<c>HttpContext.User</c>): name, role, the
+    /// user or key id and how it authenticated.
+    /// </summary>
+    /// <remarks>
+    /// PERF: built on first use and kept with the caller, which is cached with its credential, so
+    /// requests that present a known credential get the same principal without allocating.
+    /// </remarks>
+    public ClaimsPrincipal Principal => _principal ?? Interlocked.CompareExchange(ref _principal, CreatePrincipal(), null) ?? _principal!;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ClaimsPrincipal CreatePrincipal()
+    {
+        if (Kind == CallerKind.Unauthenticated)
+        {
+            // Authentication is off: an identity without an authentication type is not authenticated.
+            return new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, Name), new Claim(ClaimTypes.Role, Role.Name())]));
+        }
+
+        List<Claim> claims =
+        [
+            new(ClaimTypes.NameIdentifier, Id.ToString(CultureInfo.InvariantCulture)),
+            new(ClaimTypes.Name, Name),
+            new(ClaimTypes.Role, Role.Name()),
+        ];
+        if (SessionId is not null)
+        {
+            claims.Add(new Claim("sid", SessionId));
+        }
+
+        if (Jti is not null)
+        {
+            claims.Add(new Claim("jti", Jti));
+        }
+
+        var type = Kind == CallerKind.ApiKey ? "ApiKey" : "Bearer";
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, type, ClaimTypes.Name, ClaimTypes.Role));
+    }
+
     public static Caller ForUser(in AccessClaims claims) => new()
     {
         Kind = CallerKind.User,
@@ -68,11 +110,4 @@ internal sealed class Caller
         ExpiresAt = claims.Expires,
         RateKey = "u:" + claims.UserId.ToString(CultureInfo.InvariantCulture),
     };
-}
-
-/// <summary>Where the caller lives on the request.</summary>
-internal static class CallerExtensions
-{
-    /// <summary>The caller set by the auth middleware; null on open endpoints without credentials.</summary>
-    public static Caller? GetCaller(this HttpContext context) => context.Features.Get<Caller>();
 }
