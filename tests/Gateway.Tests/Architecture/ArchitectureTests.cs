@@ -104,6 +104,18 @@ public sealed class ArchitectureTests
         Assert.Contains(failing, f => f.StartsWith(typeof(Storage.StoreHealthTests).FullName! + ":", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [MemberData(nameof(Assemblies))]
+    public void ImageRestoreLayer_CopiesEveryProductProject(string assembly)
+    {
+        // Dockerfile.aot restores from the project files alone (a cached layer); a project left
+        // out there fails the image's publish with "project.assets.json not found".
+        var rule = Layers.Rules.Single(r => r.Assembly == assembly);
+        var dockerfile = File.ReadAllLines(Path.Combine(ReferenceModels.RepositoryRoot, "Dockerfile.aot"));
+        var folder = rule.Project[..(rule.Project.LastIndexOf('/') + 1)];
+        Assert.Contains($"COPY {rule.Project} {folder}", dockerfile);
+    }
+
     [Fact]
     public void LayerTable_NamesTheAssembliesTheProjectsBuild()
     {
