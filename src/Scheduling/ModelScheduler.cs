@@ -427,7 +427,8 @@ public sealed partial class ModelScheduler : IDisposable
 
         var end = _time.GetTimestamp();
         Record(end - start);
-        Stats.Executed(1, item.Rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        Stats.Executed(item.Rows, end - start, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        Stats.Finished(succeeded, end - item.EnqueuedAt, start - item.EnqueuedAt, end - start);
         Volatile.Write(ref _lastFinishedAt, end);
         _observer?.ExecutionFinished(new ReadOnlySpan<WorkItem>(ref item), item.Rows, span, previous, thrown);
 
@@ -470,12 +471,10 @@ public sealed partial class ModelScheduler : IDisposable
 
         var span = _observer is not null && _observer.Tracing ? _observer.ExecutionStarting(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch), rowsQueued) : null;
         Exception? thrown = null;
-        var succeeded = false;
         var rows = 0;
         try
         {
             rows = executor.Execute(batch);
-            succeeded = batch[0].Error is null;
         }
         catch (Exception ex)
         {
@@ -494,7 +493,7 @@ public sealed partial class ModelScheduler : IDisposable
         Volatile.Write(ref _runningSince[thread], 0);
         Volatile.Write(ref _lastFinishedAt, end);
         Record(end - start);
-        Stats.Executed(batch.Count, rows, end - start, succeeded, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        Stats.Executed(rows, end - start, _time.GetUtcNow().ToUnixTimeMilliseconds());
         _observer?.ExecutionFinished(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch), rows > 0 ? rows : rowsQueued, span, null, thrown);
 
         foreach (var item in batch)
@@ -502,7 +501,7 @@ public sealed partial class ModelScheduler : IDisposable
             item.FinishedAt = end;
             item.BatchSize = rows;
             item.State = WorkItemState.Done;
-            Stats.Queued(start - item.EnqueuedAt);
+            Stats.Finished(item.Error is null, end - item.EnqueuedAt, start - item.EnqueuedAt, end - start);
         }
 
         foreach (var item in batch)

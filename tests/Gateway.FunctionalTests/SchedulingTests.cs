@@ -147,5 +147,15 @@ public sealed class SchedulingTests : IAsyncLifetime
         var stats = await StatsAsync("mlp_batched");
         Assert.Equal(48 * 11, stats.GetProperty("inference_count").GetInt64());
         Assert.True(stats.GetProperty("execution_count").GetInt64() < 48, "no request was merged: " + stats.GetRawText());
+
+        // Durations as Triton reports them (tools such as perf_analyzer divide ns by count).
+        var inference = stats.GetProperty("inference_stats");
+        Assert.Equal(48, inference.GetProperty("success").GetProperty("count").GetInt64());
+        var success = inference.GetProperty("success").GetProperty("ns").GetInt64();
+        var queue = inference.GetProperty("queue").GetProperty("ns").GetInt64();
+        var compute = inference.GetProperty("compute_infer").GetProperty("ns").GetInt64();
+        Assert.True(compute > 0 && success >= queue + compute, "success.ns must hold each request's queue and compute: " + inference.GetRawText());
+        Assert.All(stats.GetProperty("batch_stats").EnumerateArray(), b =>
+            Assert.True(b.GetProperty("compute_infer").GetProperty("ns").GetInt64() > 0, "batch_stats[].compute_infer.ns: " + b.GetRawText()));
     }
 }

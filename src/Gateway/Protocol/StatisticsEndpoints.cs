@@ -142,13 +142,15 @@ internal static class StatisticsEndpoints
         var scheduler = version.Scheduler;
         var stats = scheduler.Stats;
         var nsPerTick = 1e9 / scheduler.Time.TimestampFrequency;
+        var succeeded = stats.Succeeded;
         var batches = new List<BatchStats>();
         for (var size = 1; size < stats.BatchSizes.Length; size++)
         {
             var count = Volatile.Read(ref stats.BatchSizes[size]);
             if (count > 0)
             {
-                batches.Add(new BatchStats { BatchSize = size, ComputeInfer = new StatDuration { Count = count } });
+                var ticks = Volatile.Read(ref stats.BatchComputeTicks[size]);
+                batches.Add(new BatchStats { BatchSize = size, ComputeInfer = new StatDuration { Count = count, Ns = (long)(ticks * nsPerTick) } });
             }
         }
 
@@ -162,10 +164,12 @@ internal static class StatisticsEndpoints
             QueueDepth = scheduler.QueueDepth,
             InferenceStats = new InferenceStats
             {
-                Success = new StatDuration { Count = stats.Succeeded },
-                Fail = new StatDuration { Count = stats.Failed },
-                Queue = new StatDuration { Count = stats.Succeeded + stats.Failed, Ns = (long)(stats.QueueTicks * nsPerTick) },
-                ComputeInfer = new StatDuration { Count = stats.Executions, Ns = (long)(stats.ComputeTicks * nsPerTick) },
+                // As Triton counts them: success and fail per request (submission to completion);
+                // queue and compute per succeeded request, each counting its batch's whole run.
+                Success = new StatDuration { Count = succeeded, Ns = (long)(stats.SuccessTicks * nsPerTick) },
+                Fail = new StatDuration { Count = stats.Failed, Ns = (long)(stats.FailTicks * nsPerTick) },
+                Queue = new StatDuration { Count = succeeded, Ns = (long)(stats.QueueTicks * nsPerTick) },
+                ComputeInfer = new StatDuration { Count = succeeded, Ns = (long)(stats.RequestComputeTicks * nsPerTick) },
             },
             BatchStats = batches,
             Rejections = new RejectionStats

@@ -1,0 +1,93 @@
+using Gateway.Abstractions;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Gateway.Scheduling.Tests;
+
+/// <summary>
+/// The durations the statistics extension reports, through a real scheduler and its execution
+/// thread on a fake clock: the window and each run take exactly what the test says, so every
+/// nanosecond is known.
+/// </summary>
+public sealed class SchedulerStatsTests : IDisposable
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_window = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan s_run = TimeSpan.FromMilliseconds(7);
+    private readonly FakeTimeProvider _time = new();
+    private readonly EchoRunner _runner;
+    private readonly ModelScheduler _scheduler;
+
+    public SchedulerStatsTests()
+    {
+        _runner = new EchoRunner { OnRun = () => _time.Advance(s_run) };
+        var policy = new SchedulingPolicy
+        {
+            Batching = true,
+            MaxBatchSize = 8,
+            PreferredBatchSizes = [8],
+            MaxQueueDelay = s_window,
+            MaxQueueSize = 64,
+        };
+        _scheduler = new SchedulerFactory(_time, NullLogger.Instance).Create("echo", _runner, policy, observer: null);
+    }
+
+    public void Dispose() => _scheduler.Dispose();
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    /// <summary>Submits requests of the given rows, lets the window pass, and waits for all of them.</summary>
+    private async Task<OutcomeStatus[]> BatchAsync(params int[] rows)
+    {
+        var items = rows.Select((r, i) => _scheduler.Submit(new PlainRequest([PlainRequest.Floats(r, 2, i * 10)]), default)).ToArray();
+        _time.Advance(s_window);
+        var outcomes = new OutcomeStatus[items.Length];
+        for (var i = 0; i < items.Length; i++)
+        {
+            outcomes[i] = await items[i].Completion.AsTask().WaitAsync(s_wait);
+            await _scheduler.ReleaseAsync(items[i]);
+        }
+
+        return outcomes;
+    }
+
+    [Fact]
+    public async Task Succeeded_CountsEachRequestsQueueAndItsBatchsRun_AndTheBatchOnceAtItsSize()
+    {
+        Assert.All(await BatchAsync(1, 2), o => Assert.Equal(OutcomeStatus.Succeeded, o));
+        Assert.All(await BatchAsync(3), o => Assert.Equal(OutcomeStatus.Succeeded, o));
+
+        var stats = _scheduler.Stats;
+        Assert.Equal(3, stats.Succeeded);
+        Assert.Equal(0, stats.Failed);
+        // Per request: waited the window, then its batch's run.
+        Assert.Equal(3 * Ticks(s_window), stats.QueueTicks);
+        Assert.Equal(3 * Ticks(s_run), stats.RequestComputeTicks);
+        Assert.Equal(3 * (Ticks(s_window) + Ticks(s_run)), stats.SuccessTicks);
+        // Per run: two runs of 3 rows each, 7 ms each.
+        Assert.Equal(2, stats.Executions);
+        Assert.Equal(2 * Ticks(s_run), stats.ComputeTicks);
+        Assert.Equal(2, stats.BatchSizes[3]);
+        Assert.Equal(2 * Ticks(s_run), stats.BatchComputeTicks[3]);
+        Assert.Equal(0, stats.BatchComputeTicks[1]);
+    }
+
+    [Fact]
+    public async Task Failed_CountsTheRequestsTime_NotTheirQueueOrCompute()
+    {
+        Assert.All(await BatchAsync(1), o => Assert.Equal(OutcomeStatus.Succeeded, o));
+        _runner.FailWith = "injected";
+        Assert.All(await BatchAsync(1, 1), o => Assert.Equal(OutcomeStatus.Failed, o));
+
+        var stats = _scheduler.Stats;
+        Assert.Equal(1, stats.Succeeded);
+        Assert.Equal(Ticks(s_window) + Ticks(s_run), stats.SuccessTicks);
+        Assert.Equal(2, stats.Failed);
+        Assert.Equal(2 * (Ticks(s_window) + Ticks(s_run)), stats.FailTicks);
+        Assert.Equal(Ticks(s_window), stats.QueueTicks);
+        Assert.Equal(Ticks(s_run), stats.RequestComputeTicks);
+        // The failed run is still a run of the backend at its size.
+        Assert.Equal(1, stats.BatchSizes[2]);
+        Assert.Equal(Ticks(s_run), stats.BatchComputeTicks[2]);
+    }
+}
