@@ -270,7 +270,7 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
         (auth.Disabled
             ? "**Authentication is off on this server (Auth:Mode=none): every caller is admin.**\n\n"
             : "Every operation but the open ones needs one credential: `Authorization: Bearer <access token or API key>` or `X-API-Key: <API key>`. " +
-              $"Roles, lowest first: viewer, worker, supervisor, admin; each operation's `{RoleExtension}` names the least role it needs " +
+              $"Roles, lowest first: {string.Join(", ", Array.ConvertAll(Roles.Table, static row => row.Name))}; each operation's `{RoleExtension}` names the least role it needs " +
               $"(the privileged role, Auth:PrivilegedRole, is '{auth.Privileged.Name()}' here).\n\n") +
         "Every error is `{\"error\": \"...\"}` with the status that fits; a path that no operation matches answers 404 in the same form. " +
         "Every response carries `X-Correlation-ID` (the caller's `X-Correlation-ID` or `X-Request-ID` when well-formed).";
