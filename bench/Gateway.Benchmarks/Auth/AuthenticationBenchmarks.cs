@@ -45,11 +45,12 @@ public class AuthenticationBenchmarks
         _middleware = new AuthMiddleware(endpoint, authenticator, limiter, new RateLimitOptions { Enabled = false }, options, _metrics, NullLogger<AuthMiddleware>.Instance);
         // A bucket that refills faster than the benchmark drains it: this measures taking a token,
         // not the 429 path. The burst is a realistic size (header values up to 4096 are interned).
-        var limits = new RateLimitOptions { Worker = new RateRule(1e9, 2000) };
+        var limits = new RateLimitOptions();
+        limits.SetRole(Role.Worker, new RateRule(1e9, 2000));
         _limitedMiddleware = new AuthMiddleware(endpoint, authenticator, limiter, limits, options, _metrics, NullLogger<AuthMiddleware>.Instance);
 
-        var worker = new Endpoint(endpoint, new EndpointMetadataCollection(new RoleRequirement(Role.Worker)), "infer");
-        _open.SetEndpoint(new Endpoint(endpoint, new EndpointMetadataCollection(OpenAccess.Instance), "live"));
+        var worker = new Endpoint(endpoint, new EndpointMetadataCollection(new EndpointSpec(Permission.Infer, RateClass.Caller, "infer", null)), "infer");
+        _open.SetEndpoint(new Endpoint(endpoint, new EndpointMetadataCollection(new EndpointSpec(EndpointAccess.Open, RateClass.None, "live", null)), "live"));
         _jwt.SetEndpoint(worker);
         _jwt.Request.Headers.Authorization = "Bearer " + _token;
         _limited.SetEndpoint(worker);

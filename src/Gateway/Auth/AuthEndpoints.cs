@@ -2,16 +2,20 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Gateway.Documentation;
 using Gateway.Protocol;
 
 namespace Gateway.Auth;
 
 /// <summary>
-/// <c>/v1/auth/*</c>, <c>/v1/users*</c> and <c>/v1/keys*</c>. Each endpoint declares its access
-/// here exactly as <see cref="PermissionMatrix"/> lists it.
+/// <c>/v1/auth/*</c>, <c>/v1/users*</c> and <c>/v1/keys*</c>, each with its declaration
+/// (<see cref="EndpointSpec"/>: access, matrix line, operation).
 /// </summary>
 internal static class AuthEndpoints
 {
+    /// <summary>The role names, lowest first, as the user operations describe them.</summary>
+    private static readonly string RoleNames = string.Join(", ", Array.ConvertAll(Roles.Table, static row => row.Name));
+
     public static void MapAuth(this IEndpointRouteBuilder app)
     {
         var sessions = app.ServiceProvider.GetRequiredService<SessionService>();
@@ -31,7 +35,13 @@ internal static class AuthEndpoints
 
             var outcome = await sessions.LoginAsync(request.Username, request.Password, ClientAddress(context), context.RequestAborted);
             await WriteAsync(context, outcome, json.TokenResponse);
-        })).AllowOpen();
+        })).Declare(
+            EndpointAccess.Open,
+            "log in: access and refresh token",
+            new("login", "auth", "Log in", "Answers an access token (a JWT, Auth:AccessTokenMinutes) and a refresh token (Auth:RefreshTokenDays). A wrong name or password answers the same message in the same time.",
+                Replies.JsonBody<LoginRequest>("Username and password."),
+                Reply.Json<TokenResponse>(200, "Tokens."), Replies.BadBody("a missing username or password"), Reply.Error(401, "Wrong username or password."),
+                Reply.Error(403, "The account is disabled."), Replies.TooLarge("Auth:MaxBodyBytes (16 KiB)"), Reply.Error(429, "Too many failed attempts for the account or from the address (failures are limited, not attempts; docs/AUTH.md).", Replies.RetryAfterHeader), Replies.StoreDown));
 
         app.MapPost("/v1/auth/refresh", Guard(async context =>
         {
@@ -43,7 +53,12 @@ internal static class AuthEndpoints
             }
 
             await WriteAsync(context, await sessions.RefreshAsync(request.RefreshToken, context.RequestAborted), json.TokenResponse);
-        })).AllowOpen();
+        })).Declare(
+            EndpointAccess.Open,
+            "rotate a refresh token (the token is the credential)",
+            new("refresh", "auth", "Refresh tokens", "Spends the refresh token (the token is the credential) and answers a new pair, never past the session's absolute lifetime (Auth:SessionDays). A spent token presented again revokes its whole session.",
+                Replies.JsonBody<RefreshRequest>("The refresh token."),
+                Reply.Json<TokenResponse>(200, "New tokens."), Replies.BadBody("a missing refresh_token"), Reply.Error(401, "Unknown, expired, revoked or reused refresh token."), Replies.TooLarge("Auth:MaxBodyBytes (16 KiB)"), Replies.StoreDown));
 
         app.MapPost("/v1/auth/logout", Guard(async context =>
         {
@@ -55,11 +70,20 @@ internal static class AuthEndpoints
             }
 
             await WriteNoContentAsync(context, await sessions.LogoutAsync(context.GetCaller()!, request?.RefreshToken, context.RequestAborted));
-        })).RequireRole(Role.Viewer);
+        })).Declare(
+            Permission.OwnAccount,
+            "end the session of the access token",
+            new("logout", "auth", "Log out", "Revokes the access token and its session's refresh tokens, on every replica.",
+                Replies.JsonBody<LogoutRequest>("Optional; a refresh token of the same session to revoke too.", required: false),
+                Reply.Empty(204, "Logged out."), Replies.BadBody("an API key instead of an access token"), Replies.TooLarge("Auth:MaxBodyBytes (16 KiB)"), Replies.StoreDown));
 
         app.MapGet("/v1/users/me", Guard(async context =>
             await WriteAsync(context, await users.MeAsync(context.GetCaller()!, context.RequestAborted), json.UserResponse)))
-            .RequireRole(Role.Viewer);
+            .Declare(
+            Permission.OwnAccount,
+            "the caller's own account",
+            new("me", "users", "The caller's account", "The user behind the access token.",
+                Reply.Json<UserResponse>(200, "The account."), Reply.Error(400, "The credential is an API key, not a user."), Reply.Error(404, "The user no longer exists."), Replies.StoreDown));
 
         app.MapPost("/v1/users/me/password", Guard(async context =>
         {
@@ -72,11 +96,20 @@ internal static class AuthEndpoints
 
             var outcome = await sessions.ChangePasswordAsync(context.GetCaller()!, request, ClientAddress(context), context.RequestAborted);
             await WriteNoContentAsync(context, outcome);
-        })).RequireRole(Role.Viewer);
+        })).Declare(
+            Permission.OwnAccount,
+            "change the caller's own password",
+            new("changePassword", "users", "Change the caller's password", "Every session of the user ends.",
+                Replies.JsonBody<ChangePasswordRequest>("The current and the new password (8 to 72 bytes of UTF-8)."),
+                Reply.Empty(204, "Changed."), Replies.BadBody("a new password that is too short or too long, or an API key"), Reply.Error(403, "current_password is wrong."), Replies.TooLarge("Auth:MaxBodyBytes (16 KiB)"),
+                Reply.Error(429, "Too many failed attempts for the account or from the address, as for logins.", Replies.RetryAfterHeader), Replies.StoreDown));
 
         app.MapGet("/v1/users", Guard(async context =>
             await WriteAsync(context, Outcome<UserListResponse>.Ok(await users.ListUsersAsync(context.RequestAborted)), json.UserListResponse)))
-            .RequireRole(Role.Admin);
+            .Declare(
+            Permission.ManageUsers,
+            "list users",
+            new("listUsers", "users", "List users", "Every user, never a password hash.", Reply.Json<UserListResponse>(200, "The users."), Replies.StoreDown));
 
         app.MapPost("/v1/users", Guard(async context =>
         {
@@ -89,7 +122,12 @@ internal static class AuthEndpoints
 
             var outcome = await users.CreateUserAsync(request, context.RequestAborted);
             await WriteAsync(context, outcome, json.UserResponse, StatusCodes.Status201Created);
-        })).RequireRole(Role.Admin);
+        })).Declare(
+            Permission.ManageUsers,
+            "create a user",
+            new("createUser", "users", "Create a user", "Roles: " + RoleNames + ".",
+                Replies.JsonBody<CreateUserRequest>("Username, password and role."),
+                Reply.Json<UserResponse>(201, "Created."), Replies.BadBody("a bad username, password or role"), Reply.Error(409, "A user of that name exists."), Replies.TooLarge("Auth:MaxBodyBytes (16 KiB)"), Replies.StoreDown));
 
         app.MapGet("/v1/users/{id}", Guard(async context =>
         {
@@ -100,7 +138,10 @@ internal static class AuthEndpoints
             }
 
             await WriteAsync(context, await users.GetUserAsync(id, context.RequestAborted), json.UserResponse);
-        })).RequireRole(Role.Admin);
+        })).Declare(
+            Permission.ManageUsers,
+            "read a user",
+            new("getUser", "users", "Read a user", "One user.", Reply.Json<UserResponse>(200, "The user."), Replies.BadId, Reply.Error(404, "No user with that id."), Replies.StoreDown));
 
         app.MapMethods("/v1/users/{id}", [HttpMethods.Patch], Guard(async context =>
         {
@@ -118,7 +159,13 @@ internal static class AuthEndpoints
             }
 
             await WriteAsync(context, await users.UpdateUserAsync(id, request, context.RequestAborted), json.UserResponse);
-        })).RequireRole(Role.Admin);
+        })).Declare(
+            Permission.ManageUsers,
+            "change a user's role, password or disabled flag",
+            new("updateUser", "users", "Change a user", "Any of role, password and disabled; any change ends the user's sessions.",
+                Replies.JsonBody<UpdateUserRequest>("The fields to change."),
+                Reply.Json<UserResponse>(200, "The changed user."), Replies.BadBody("nothing to change, or a bad role or password"), Reply.Error(404, "No user with that id."),
+                Reply.Error(409, "The last active admin cannot be demoted or disabled."), Replies.TooLarge("Auth:MaxBodyBytes (16 KiB)"), Replies.StoreDown));
 
         app.MapDelete("/v1/users/{id}", Guard(async context =>
         {
@@ -129,11 +176,18 @@ internal static class AuthEndpoints
             }
 
             await WriteNoContentAsync(context, await users.DeleteUserAsync(id, context.RequestAborted));
-        })).RequireRole(Role.Admin);
+        })).Declare(
+            Permission.ManageUsers,
+            "delete a user (revokes its sessions)",
+            new("deleteUser", "users", "Delete a user", "Its sessions end and its name is free again.",
+                Reply.Empty(204, "Deleted."), Replies.BadId, Reply.Error(404, "No user with that id."), Reply.Error(409, "The last active admin cannot be deleted."), Replies.StoreDown));
 
         app.MapGet("/v1/keys", Guard(async context =>
             await WriteAsync(context, Outcome<KeyListResponse>.Ok(await keys.ListKeysAsync(context.RequestAborted)), json.KeyListResponse)))
-            .RequireRole(Role.Admin);
+            .Declare(
+            Permission.ManageKeys,
+            "list API keys",
+            new("listKeys", "keys", "List API keys", "Every key without its secret.", Reply.Json<KeyListResponse>(200, "The keys."), Replies.StoreDown));
 
         app.MapPost("/v1/keys", Guard(async context =>
         {
@@ -146,7 +200,12 @@ internal static class AuthEndpoints
 
             var outcome = await keys.CreateKeyAsync(context.GetCaller()!, request, context.RequestAborted);
             await WriteAsync(context, outcome, json.KeyResponse, StatusCodes.Status201Created);
-        })).RequireRole(Role.Admin);
+        })).Declare(
+            Permission.ManageKeys,
+            "create an API key (shown once)",
+            new("createKey", "keys", "Create an API key", "The answer's key field is the only time the key is shown; it is stored as a hash.",
+                Replies.JsonBody<CreateKeyRequest>("Name, role and an optional rate limit."),
+                Reply.Json<KeyResponse>(201, "Created, with the key."), Replies.BadBody("a missing name, a bad role or rate limit"), Replies.TooLarge("Auth:MaxBodyBytes (16 KiB)"), Replies.StoreDown));
 
         app.MapDelete("/v1/keys/{id}", Guard(async context =>
         {
@@ -157,7 +216,11 @@ internal static class AuthEndpoints
             }
 
             await WriteNoContentAsync(context, await keys.RevokeKeyAsync(id, context.RequestAborted));
-        })).RequireRole(Role.Admin);
+        })).Declare(
+            Permission.ManageKeys,
+            "revoke an API key",
+            new("revokeKey", "keys", "Revoke an API key", "The key stops working on every replica.",
+                Reply.Empty(204, "Revoked."), Replies.BadId, Reply.Error(404, "No live key with that id."), Replies.StoreDown));
     }
 
     /// <summary>

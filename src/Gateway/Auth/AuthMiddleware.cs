@@ -6,10 +6,10 @@ using Microsoft.Net.Http.Headers;
 namespace Gateway.Auth;
 
 /// <summary>
-/// Enforces the permission matrix on every request, after routing has chosen the endpoint:
-/// open endpoints pass; endpoints that declare a role need credentials holding it; endpoints
-/// that declare nothing are denied (so a forgotten declaration never makes one public). Then
-/// the caller's rate limit applies.
+/// Enforces each endpoint's declaration (<see cref="EndpointSpec"/>) after routing has chosen the
+/// endpoint: open endpoints pass; the others need credentials whose role holds the permissions
+/// declared; endpoints that declare nothing are denied (so a forgotten declaration never makes
+/// one public). Then the declared rate class charges the caller's bucket.
 /// </summary>
 /// <remarks>
 /// PERF: written without <c>async</c> so a request whose credential is cached and whose rate
@@ -27,7 +27,7 @@ internal sealed partial class AuthMiddleware(
 {
     public const string ApiKeyHeader = "X-API-Key";
 
-    private readonly Role _privileged = options.Privileged;
+    private readonly Permission _privilegedPermissions = options.Privileged.Permissions();
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -37,24 +37,23 @@ internal sealed partial class AuthMiddleware(
             return next(context);
         }
 
-        Role required;
-        var metadata = endpoint.Metadata;
-        if (metadata.GetMetadata<RoleRequirement>() is { } requirement)
-        {
-            required = requirement.Minimum;
-        }
-        else if (metadata.GetMetadata<OpenAccess>() is not null)
-        {
-            return next(context);
-        }
-        else if (metadata.GetMetadata<PrivilegedAccess>() is not null)
-        {
-            required = _privileged;
-        }
-        else
+        if (endpoint.Metadata.GetMetadata<EndpointSpec>() is not { } spec)
         {
             return DenyUndeclared(context, endpoint);
         }
+
+        var access = spec.Access;
+        if (access.Kind == AccessKind.Open)
+        {
+            return next(context);
+        }
+
+        var required = access.Kind switch
+        {
+            AccessKind.Permission => access.Permission,
+            AccessKind.Privileged => _privilegedPermissions,
+            _ => access.Role.Permissions(),
+        };
 
         if (options.Disabled)
         {
@@ -73,13 +72,13 @@ internal sealed partial class AuthMiddleware(
 
         var pending = authenticator.AuthenticateAsync(
             authorization.Count == 1 ? authorization[0] : null, apiKey.Count == 1 ? apiKey[0] : null, context.Connection.RemoteIpAddress, context.RequestAborted);
-        return pending.IsCompletedSuccessfully ? Authorize(context, pending.Result, required) : AwaitAuthenticationAsync(context, pending, required);
+        return pending.IsCompletedSuccessfully ? Authorize(context, pending.Result, required, spec.Rate) : AwaitAuthenticationAsync(context, pending, required, spec.Rate);
     }
 
-    private async Task AwaitAuthenticationAsync(HttpContext context, ValueTask<AuthResult> pending, Role required) =>
-        await Authorize(context, await pending, required);
+    private async Task AwaitAuthenticationAsync(HttpContext context, ValueTask<AuthResult> pending, Permission required, RateClass rate) =>
+        await Authorize(context, await pending, required, rate);
 
-    private Task Authorize(HttpContext context, in AuthResult result, Role required)
+    private Task Authorize(HttpContext context, in AuthResult result, Permission required, RateClass rate)
     {
         if (!result.Succeeded)
         {
@@ -87,14 +86,14 @@ internal sealed partial class AuthMiddleware(
         }
 
         var caller = result.Caller!;
-        if (caller.Role < required)
+        if ((caller.Role.Permissions() & required) != required)
         {
             return Forbid(context, caller, required);
         }
 
         context.Features.Set(caller);
         context.User = caller.Principal;
-        if (!limits.Enabled)
+        if (!limits.Enabled || rate == RateClass.None)
         {
             return next(context);
         }
@@ -141,13 +140,14 @@ internal sealed partial class AuthMiddleware(
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private Task Forbid(HttpContext context, Caller caller, Role required)
+    private Task Forbid(HttpContext context, Caller caller, Permission required)
     {
         metrics.Forbidden();
+        // "Higher" as the role table orders them: the least role holding the permissions, and those after it that hold them too.
         return HttpErrors.WriteAsync(
             context,
             StatusCodes.Status403Forbidden,
-            $"role '{caller.Role.Name()}' may not call {context.Request.Method} {context.Request.Path}; it needs '{required.Name()}' or higher");
+            $"role '{caller.Role.Name()}' may not call {context.Request.Method} {context.Request.Path}; it needs '{Roles.Least(required).Name()}' or higher");
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
@@ -160,7 +160,7 @@ internal sealed partial class AuthMiddleware(
 
     private static partial class Log
     {
-        [LoggerMessage(530, LogLevel.Error, "Endpoint {Endpoint} declares no access (RequireRole, RequirePrivileged or AllowOpen): denied by default")]
+        [LoggerMessage(530, LogLevel.Error, "Endpoint {Endpoint} declares no access (.Declare(...)): denied by default")]
         public static partial void Undeclared(ILogger logger, string endpoint);
     }
 }

@@ -9,7 +9,7 @@ namespace Gateway.Auth;
 /// </summary>
 internal sealed class ModelAccessRule
 {
-    private readonly bool[] _roles = new bool[(int)Role.Admin + 1];
+    private readonly bool[] _roles = new bool[Roles.IndexLength];
     private readonly HashSet<string> _users = new(StringComparer.Ordinal);
 
     public static bool TryCreate(Repository.AccessConfig? config, out ModelAccessRule? rule, out string error)

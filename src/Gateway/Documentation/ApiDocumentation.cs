@@ -22,6 +22,42 @@ internal static class ApiDocumentation
     public const string DocumentPath = "/openapi/v1.json";
     public const string PagePath = "/docs";
 
+    /// <summary>Tags in the order the docs page shows them, with what they group (each operation names one: <see cref="OperationSpec.Tag"/>).</summary>
+    public static readonly (string Name, string Description)[] Tags =
+    [
+        ("health", "Probes for load balancers and Kubernetes; open."),
+        ("inference", "Server and model metadata, readiness, configuration and inference (Open Inference Protocol, KServe V2 REST, with Triton's binary tensor extension)."),
+        ("repository", "Triton's model repository extension: index, load, unload."),
+        ("statistics", "Triton's statistics extension: counts and times per model version."),
+        ("auth", "Log in, refresh and log out (JWT access tokens, rotating refresh tokens)."),
+        ("users", "The caller's account, and user management (admin)."),
+        ("keys", "API keys (admin): sent as X-API-Key or Authorization: Bearer."),
+        ("observability", "Prometheus metrics and the detailed health view."),
+        ("documentation", "This OpenAPI document and the interactive page that renders it."),
+    ];
+
+    /// <summary>
+    /// Request fields the handlers refuse to go without (400), though the wire types leave them
+    /// nullable so that a missing one gets a clear message rather than a parser error.
+    /// </summary>
+    public static readonly Dictionary<Type, string[]> RequiredFields = new()
+    {
+        [typeof(LoginRequest)] = ["username", "password"],
+        [typeof(RefreshRequest)] = ["refresh_token"],
+        [typeof(ChangePasswordRequest)] = ["current_password", "new_password"],
+        [typeof(CreateUserRequest)] = ["username", "password", "role"],
+        [typeof(CreateKeyRequest)] = ["name", "role"],
+    };
+
+    /// <summary>What a route parameter is.</summary>
+    public static (string Description, bool Integer) RouteParameter(string name) => name switch
+    {
+        "model" => ("Model name: its directory in the model repository.", false),
+        "version" => ("Model version: a version directory's number.", false),
+        "id" => ("Numeric id.", true),
+        _ => ("Route value.", false),
+    };
+
     /// <summary>The gateway's version as the document states it (the assembly's informational version).</summary>
     public static string ServerVersion =>
         typeof(ApiDocumentation).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
@@ -61,7 +97,7 @@ internal static class ApiDocumentation
     /// <summary>
     /// Says in the schema what the handlers enforce beyond the type: the auth bodies and model
     /// configuration refuse unknown fields (their contexts disallow unmapped members), and some
-    /// nullable request fields are required (<see cref="OperationCatalog.RequiredFields"/>).
+    /// nullable request fields are required (<see cref="RequiredFields"/>).
     /// </summary>
     internal static void AdjustSchema(OpenApiSchema schema, JsonTypeInfo type, JsonPropertyInfo? property)
     {
@@ -87,7 +123,7 @@ internal static class ApiDocumentation
             schema.AdditionalPropertiesAllowed = false;
         }
 
-        if (OperationCatalog.RequiredFields.TryGetValue(type.Type, out var required))
+        if (RequiredFields.TryGetValue(type.Type, out var required))
         {
             schema.Required ??= new HashSet<string>(StringComparer.Ordinal);
             foreach (var name in required)
@@ -105,9 +141,17 @@ internal static class ApiDocumentation
     public static void MapGatewayDocumentation(this WebApplication app)
     {
         var document = new CachedDocument(app.Services.GetRequiredKeyedService<IOpenApiDocumentProvider>(DocumentName));
-        app.MapGet(DocumentPath, document.WriteAsync).AllowOpen();
+        app.MapGet(DocumentPath, document.WriteAsync).Declare(
+            EndpointAccess.Open,
+            "the OpenAPI document (describes; lists no models, users or keys)",
+            new("openApiDocument", "documentation", "This OpenAPI document", "Generated from the endpoints the server maps; it describes, it serves no model data, so it is open.",
+                new Reply(200, "The document.", [new("application/json", null, null, "An OpenAPI 3.1 document.")], [])));
         var page = DocsPage.Load();
-        app.MapGet(PagePath, page.WriteAsync).AllowOpen();
+        app.MapGet(PagePath, page.WriteAsync).Declare(
+            EndpointAccess.Open,
+            "interactive API documentation (renders /openapi/v1.json)",
+            new("docsPage", "documentation", "Interactive API documentation", "A self-contained page that lists the operations of /openapi/v1.json and can send requests.",
+                new Reply(200, "The page.", [Media.Text("text/html", "HTML")], [])));
     }
 
     /// <summary>

@@ -9,9 +9,9 @@ namespace Gateway.Documentation;
 
 /// <summary>
 /// Writes the document's paths from the endpoints the server really maps: every route endpoint
-/// (but the catch-all fallback) with each of its methods, the access it declares (the same
-/// metadata <see cref="AuthMiddleware"/> enforces) as its security requirement, and what
-/// <see cref="OperationCatalog"/> says about its bodies and answers. The generator's own API
+/// (but the catch-all fallback) with each of its methods, and from its declaration
+/// (<see cref="EndpointSpec"/>, the metadata <see cref="AuthMiddleware"/> enforces) the access as
+/// its security requirement and the operation: its bodies and answers. The generator's own API
 /// descriptions are not used: the handlers are <see cref="RequestDelegate"/>s, from which it can
 /// infer nothing.
 /// </summary>
@@ -59,7 +59,7 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
         };
 
         document.Tags = new HashSet<OpenApiTag>();
-        foreach (var (name, description) in OperationCatalog.Tags)
+        foreach (var (name, description) in ApiDocumentation.Tags)
         {
             document.Tags.Add(new OpenApiTag { Name = name, Description = description });
         }
@@ -88,7 +88,7 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
 
             foreach (var method in methods)
             {
-                var operation = await OperationAsync(document, route, method, pattern, auth, limits, schemas, cancellationToken);
+                var operation = await OperationAsync(document, route, auth, limits, schemas, cancellationToken);
                 ((OpenApiPathItem)item).AddOperation(new HttpMethod(method), operation);
             }
         }
@@ -98,32 +98,30 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
     public static bool IsFallback(RouteEndpoint route) =>
         route.RoutePattern.RawText is { } text && text.StartsWith("{*", StringComparison.Ordinal);
 
-    /// <summary>The access an endpoint declares, as the auth middleware reads it; null when it declares none (denied to all).</summary>
-    public static string? DeclaredRole(EndpointMetadataCollection metadata, AuthOptions auth)
-    {
-        if (metadata.GetMetadata<RoleRequirement>() is { } requirement)
+    /// <summary>
+    /// The least role an endpoint's declaration lets in, as the auth middleware decides it:
+    /// <c>open</c>, a role name, or null when it declares nothing (denied to all).
+    /// </summary>
+    public static string? DeclaredRole(EndpointMetadataCollection metadata, AuthOptions auth) =>
+        metadata.GetMetadata<EndpointSpec>()?.Access is not { } access ? null
+        : access.Kind switch
         {
-            return requirement.Minimum.Name();
-        }
-
-        if (metadata.GetMetadata<OpenAccess>() is not null)
-        {
-            return "open";
-        }
-
-        return metadata.GetMetadata<PrivilegedAccess>() is not null ? auth.Privileged.Name() : null;
-    }
+            AccessKind.Open => "open",
+            AccessKind.Permission => Roles.Least(access.Permission).Name(),
+            AccessKind.Role => access.Role.Name(),
+            _ => auth.Privileged.Name(),
+        };
 
     private static async Task<OpenApiOperation> OperationAsync(
-        OpenApiDocument document, RouteEndpoint route, string method, string pattern, AuthOptions auth, RateLimitOptions limits, SchemaCache schemas, CancellationToken cancellationToken)
+        OpenApiDocument document, RouteEndpoint route, AuthOptions auth, RateLimitOptions limits, SchemaCache schemas, CancellationToken cancellationToken)
     {
-        var spec = OperationCatalog.Find(method, pattern);
+        var declaration = route.Metadata.GetMetadata<EndpointSpec>();
+        var spec = declaration?.Operation;
         var role = DeclaredRole(route.Metadata, auth);
-        var row = FindRow(method, pattern);
         var operation = new OpenApiOperation
         {
             OperationId = spec?.Id,
-            Summary = spec?.Summary ?? row?.What ?? route.DisplayName,
+            Summary = spec?.Summary ?? declaration?.What ?? route.DisplayName,
             Description = spec?.Description,
             Tags = new HashSet<OpenApiTagReference> { new(spec?.Tag ?? "undocumented", document) },
             Parameters = [],
@@ -136,7 +134,7 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
 
         foreach (var parameter in route.RoutePattern.Parameters)
         {
-            var (description, integer) = OperationCatalog.RouteParameter(parameter.Name);
+            var (description, integer) = ApiDocumentation.RouteParameter(parameter.Name);
             operation.Parameters.Add(new OpenApiParameter
             {
                 Name = parameter.Name,
@@ -188,7 +186,7 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
             ];
             await AddReplyAsync(operation, Reply.Error(401, "No credential, or an invalid, expired or revoked one.", new HeaderSpec("WWW-Authenticate", "Bearer")), schemas, cancellationToken);
             await AddReplyAsync(operation, Reply.Error(403, role is null ? "The endpoint declares no access: denied to everyone." : $"The caller's role is below '{role}'."), schemas, cancellationToken);
-            if (limits.Enabled)
+            if (limits.Enabled && declaration?.Rate == RateClass.Caller)
             {
                 await AddReplyAsync(operation, Reply.Error(429, "The caller's rate limit is exhausted (RateLimit-* headers), or too many API keys not seen before came from the caller's address.", new HeaderSpec("Retry-After", "Seconds to wait.", Integer: true)), schemas, cancellationToken);
             }
@@ -211,19 +209,6 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
         }
 
         return operation;
-    }
-
-    private static PermissionRow? FindRow(string method, string pattern)
-    {
-        foreach (var row in PermissionMatrix.Rows)
-        {
-            if (row.Method == method && row.Pattern == pattern)
-            {
-                return row;
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Adds a reply, merging it into one already there for the same status.</summary>
@@ -285,7 +270,7 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
         (auth.Disabled
             ? "**Authentication is off on this server (Auth:Mode=none): every caller is admin.**\n\n"
             : "Every operation but the open ones needs one credential: `Authorization: Bearer <access token or API key>` or `X-API-Key: <API key>`. " +
-              $"Roles, lowest first: viewer, worker, supervisor, admin; each operation's `{RoleExtension}` names the least role it needs " +
+              $"Roles, lowest first: {string.Join(", ", Array.ConvertAll(Roles.Table, static row => row.Name))}; each operation's `{RoleExtension}` names the least role it needs " +
               $"(the privileged role, Auth:PrivilegedRole, is '{auth.Privileged.Name()}' here).\n\n") +
         "Every error is `{\"error\": \"...\"}` with the status that fits; a path that no operation matches answers 404 in the same form. " +
         "Every response carries `X-Correlation-ID` (the caller's `X-Correlation-ID` or `X-Request-ID` when well-formed).";

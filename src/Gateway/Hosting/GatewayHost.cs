@@ -117,7 +117,9 @@ public static class GatewayHost
         // "{*path}", not MapFallback's default "{*path:nonfile}": a path that looks like a file
         // (/openapi/v2.json) gets the same 404 body as any other.
         app.MapFallback("{*path}", static context => HttpErrors.WriteAsync(
-            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
+            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"))
+            .Declare(EndpointAccess.Open, "404 with {\"error\"}", operation: null);
+        RequireDeclarations(app);
         // PERF: start-up allocates about 10 MB (configuration, DI, telemetry, the identity
         // store) that is garbage once the server listens, and an idle gateway would never
         // allocate enough to collect it. One aggressive collection after start returns it to
@@ -127,5 +129,24 @@ public static class GatewayHost
             static _ => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true), null));
 
         return app;
+    }
+
+    /// <summary>
+    /// Fails start-up naming every endpoint mapped without a declaration (<see cref="EndpointSpec"/>).
+    /// The auth middleware would deny such an endpoint to everyone; this makes the mistake loud
+    /// before a request finds it.
+    /// </summary>
+    private static void RequireDeclarations(IEndpointRouteBuilder app)
+    {
+        var undeclared = new List<string>();
+        foreach (var source in app.DataSources)
+        {
+            undeclared.AddRange(EndpointDeclarations.Undeclared(source.Endpoints));
+        }
+
+        if (undeclared.Count > 0)
+        {
+            throw new InvalidOperationException("endpoints mapped without a declaration (.Declare(...)): " + string.Join(", ", undeclared));
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Auth;
+using Gateway.Documentation;
 using Gateway.Repository;
 
 namespace Gateway.Protocol;
@@ -85,21 +86,34 @@ internal static class RepositoryEndpoints
 
             context.Response.ContentType = "application/json";
             await JsonSerializer.SerializeAsync(context.Response.Body, rows, RepositoryJsonContext.Default.ListRepositoryIndexEntry, context.RequestAborted);
-        }).RequireRole(Role.Viewer);
+        }).Declare(
+            Permission.ReadMetadata,
+            "repository index",
+            new("repositoryIndex", "repository", "Repository index", "Every model directory with its state (READY, LOADING, UNAVAILABLE) and reason.",
+                Replies.JsonBody<RepositoryIndexRequest>("Optional; {\"ready\": true} lists only ready models.", required: false),
+                Reply.Json<List<RepositoryIndexEntry>>(200, "The index."), Reply.Error(400, "Malformed JSON body.")));
 
         app.MapPost("/v2/repository/models/{model}/load", async context =>
         {
             var name = (string)context.Request.RouteValues["model"]!;
             var result = await repository.LoadModelAsync(name, context.RequestAborted);
             await WriteResultAsync(context, result);
-        }).RequireRole(Role.Supervisor);
+        }).Declare(
+            Permission.ControlModels,
+            "load or reload a model",
+            new("repositoryLoad", "repository", "Load or reload a model", "Loads the model from disk, or atomically replaces a served one; requests in flight finish on the old one.",
+                Reply.Json<EmptyResponse>(200, "Loaded."), Reply.Error(400, "The model failed to load (bad config.json or model file); the message says why."), Reply.Error(404, "No such model directory.")));
 
         app.MapPost("/v2/repository/models/{model}/unload", async context =>
         {
             var name = (string)context.Request.RouteValues["model"]!;
             var result = await repository.UnloadModelAsync(name, context.RequestAborted);
             await WriteResultAsync(context, result);
-        }).RequireRole(Role.Supervisor);
+        }).Declare(
+            Permission.ControlModels,
+            "unload a model",
+            new("repositoryUnload", "repository", "Unload a model", "Stops serving the model once the requests holding it finish.",
+                Reply.Json<EmptyResponse>(200, "Unloaded."), Reply.Error(404, "Unknown model.")));
     }
 
     private static Task WriteResultAsync(HttpContext context, RepositoryResult result)

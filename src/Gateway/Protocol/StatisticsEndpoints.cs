@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Gateway.Auth;
+using Gateway.Documentation;
 using Gateway.Repository;
 using Gateway.Scheduling;
 
@@ -111,7 +112,11 @@ internal static class StatisticsEndpoints
 
             stats.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             return WriteAsync(context, stats);
-        }).RequireRole(Role.Supervisor);
+        }).Declare(
+            Permission.ReadUsage,
+            "usage statistics of every model",
+            new("allStatistics", "statistics", "Statistics of every model", "Counts and cumulative times per model version, batch sizes, rejections.",
+                Reply.Json<StatisticsResponse>(200, "Statistics.")));
 
         app.MapGet("/v2/models/{model}/stats", context =>
         {
@@ -129,12 +134,20 @@ internal static class StatisticsEndpoints
             }
 
             return WriteAsync(context, stats);
-        }).RequireRole(Role.Supervisor);
+        }).Declare(
+            Permission.ReadUsage,
+            "usage statistics of a model",
+            new("modelStatistics", "statistics", "Statistics of a model", "Every served version of the model.",
+                [Reply.Json<StatisticsResponse>(200, "Statistics."), .. Replies.ModelErrors]));
 
         app.MapGet("/v2/models/{model}/versions/{version}/stats", context =>
             ModelRoute.TryResolve(context, repository, out var version, out var status, out var message)
                 ? WriteAsync(context, [Collect(version)])
-                : HttpErrors.WriteAsync(context, status, message)).RequireRole(Role.Supervisor);
+                : HttpErrors.WriteAsync(context, status, message)).Declare(
+            Permission.ReadUsage,
+            "usage statistics of a model version",
+            new("modelVersionStatistics", "statistics", "Statistics of a model version", "One version.",
+                [Reply.Json<StatisticsResponse>(200, "Statistics."), .. Replies.ModelErrors]));
     }
 
     private static ModelStatistics Collect(ModelVersion version)

@@ -43,8 +43,8 @@ public sealed class TelemetryOptions
 /// <summary>Settings under <c>Telemetry:Metrics</c>.</summary>
 public sealed class MetricsSettings
 {
-    /// <summary>Role names accepted by <see cref="RequiredRole"/> (the auth work's roles, lowest first).</summary>
-    public static readonly string[] Roles = ["open", "viewer", "worker", "supervisor", "admin"];
+    /// <summary>Names accepted by <see cref="RequiredRole"/>: <c>open</c>, then the role table's names, lowest first.</summary>
+    public static readonly string[] Roles = RoleNames();
 
     /// <summary>Default inference duration buckets in seconds: 100 µs to 10 s, about 2.5× apart.</summary>
     public static readonly double[] DefaultInferenceBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -89,6 +89,17 @@ public sealed class MetricsSettings
     internal double[] EffectiveHttpBuckets => HttpBuckets ?? DefaultHttpBuckets;
 
     internal double[] EffectiveBatchSizeBuckets => BatchSizeBuckets ?? DefaultBatchSizeBuckets;
+
+    private static string[] RoleNames()
+    {
+        var names = new List<string> { "open" };
+        foreach (var row in Auth.Roles.Table)
+        {
+            names.Add(row.Name);
+        }
+
+        return [.. names];
+    }
 
     internal string? Validate()
     {

@@ -1,4 +1,5 @@
 using Gateway.Auth;
+using Gateway.Documentation;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Logs;
@@ -84,24 +85,34 @@ internal static class TelemetrySetup
         if (endpoint is not null)
         {
             var role = options.Metrics.RequiredRole;
-            if (role.Length == 0)
-            {
-                endpoint.RequirePrivileged();
-            }
-            else if (role == "open")
-            {
-                endpoint.AllowOpen();
-            }
-            else if (Roles.TryParse(role.AsSpan(), out var minimum))
-            {
-                endpoint.RequireRole(minimum);
-            }
+            var access = role.Length == 0 ? EndpointAccess.Privileged
+                : role == "open" ? EndpointAccess.Open
+                : Roles.TryParse(role.AsSpan(), out var minimum) ? EndpointAccess.AtLeast(minimum)
+                : throw new InvalidOperationException($"Telemetry:Metrics:RequiredRole '{role}' is not a role"); // validated at start-up
+            endpoint.Declare(
+                access,
+                "Prometheus metrics",
+                new("metrics", "observability", "Prometheus metrics",
+                    "The Prometheus text exposition format. With Telemetry:Metrics:Url set, served only on that management listener (404 here); its access is Telemetry:Metrics:RequiredRole.",
+                    new Reply(200, "The metrics.", [Media.Text("text/plain", "Prometheus text format 0.0.4.")], [])));
         }
 
         var (live, ready, detail) = app.MapGatewayHealth();
-        live.AllowOpen();
-        ready.AllowOpen();
-        detail.RequirePrivileged();
+        live.Declare(
+            EndpointAccess.Open,
+            "liveness",
+            new("healthLive", "health", "Liveness probe", "For Kubernetes' liveness probe: only what a restart would fix.",
+                new Reply(200, "Live.", [Media.Text("text/plain", "Healthy")], []), new Reply(503, "Not live.", [Media.Text("text/plain", "Unhealthy")], [])));
+        ready.Declare(
+            EndpointAccess.Open,
+            "readiness",
+            new("healthReady", "health", "Readiness probe", "For Kubernetes' readiness probe: models loaded and responding, the identity store and the revocation feed reachable.",
+                new Reply(200, "Ready.", [Media.Text("text/plain", "Healthy or Degraded")], []), new Reply(503, "Not ready.", [Media.Text("text/plain", "Unhealthy")], [])));
+        detail.Declare(
+            EndpointAccess.Privileged,
+            "detailed health view",
+            new("healthDetails", "observability", "Detailed health view", "Every health check with its status, timing and data.",
+                Reply.Json<HealthDetailsResponse>(200, "Healthy or degraded."), Reply.Json<HealthDetailsResponse>(503, "Unhealthy: at least one check failed.")));
         return new TelemetryEndpoints(endpoint, live, ready, detail);
     }
 

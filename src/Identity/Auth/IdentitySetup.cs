@@ -18,6 +18,11 @@ internal static class IdentitySetup
         var storage = Bind(StorageOptions.SectionName, () => configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>()) ?? new StorageOptions();
         var redisOptions = Bind(RedisOptions.SectionName, () => configuration.GetSection(RedisOptions.SectionName).Get<RedisOptions>()) ?? new RedisOptions();
         var limits = Bind(RateLimitOptions.SectionName, () => configuration.GetSection(RateLimitOptions.SectionName).Get<RateLimitOptions>()) ?? new RateLimitOptions();
+        Bind(RateLimitOptions.SectionName, () =>
+        {
+            limits.BindRoles(configuration.GetSection(RateLimitOptions.SectionName));
+            return limits;
+        });
         var secretsOptions = Bind(SecretsOptions.SectionName, () => configuration.GetSection(SecretsOptions.SectionName).Get<SecretsOptions>()) ?? new SecretsOptions();
         Check(AuthOptions.SectionName, auth.Validate());
         Check(StorageOptions.SectionName, storage.Validate());

@@ -33,15 +33,11 @@ internal sealed class RateLimitOptions
 {
     public const string SectionName = "RateLimit";
 
+    // One bucket rule per role, indexed by role: the role table's defaults (Roles.Table), each
+    // overridden by RateLimit:<Role> (BindRoles). Not a bound property: the roles are rows, not members.
+    private readonly RateRule?[] _byRole = DefaultRoleRules();
+
     public bool Enabled { get; set; } = true;
-
-    public RateRule Viewer { get; set; } = new(50, 100);
-
-    public RateRule Worker { get; set; } = new(1000, 2000);
-
-    public RateRule Supervisor { get; set; } = new(1000, 2000);
-
-    public RateRule Admin { get; set; } = new(1000, 2000);
 
     /// <summary>
     /// Failed logins and password changes per account (from addresses it has not logged in from
@@ -59,20 +55,53 @@ internal sealed class RateLimitOptions
     /// </summary>
     public RateRule KeyLookupsPerAddress { get; set; } = new(5, 50);
 
-    public RateRule ForRole(Auth.Role role) => role switch
-    {
-        Auth.Role.Admin => Admin,
-        Auth.Role.Supervisor => Supervisor,
-        Auth.Role.Worker => Worker,
-        _ => Viewer,
-    };
+    /// <summary>The bucket of a role's callers (an API key may have its own instead).</summary>
+    public RateRule ForRole(Auth.Role role) => (uint)role < (uint)_byRole.Length && _byRole[(int)role] is { } rule ? rule : _byRole[(int)Auth.Roles.Table[0].Role]!;
 
-    public string? Validate() =>
-        Viewer.Validate($"{SectionName}:Viewer")
-        ?? Worker.Validate($"{SectionName}:Worker")
-        ?? Supervisor.Validate($"{SectionName}:Supervisor")
-        ?? Admin.Validate($"{SectionName}:Admin")
-        ?? LoginPerAccount.Validate($"{SectionName}:LoginPerAccount")
-        ?? LoginPerAddress.Validate($"{SectionName}:LoginPerAddress")
-        ?? KeyLookupsPerAddress.Validate($"{SectionName}:KeyLookupsPerAddress");
+    /// <summary>Replaces a role's bucket rule (tests, benchmarks); configuration goes through <see cref="BindRoles"/>.</summary>
+    public void SetRole(Auth.Role role, RateRule rule) => _byRole[(int)role] = rule;
+
+    /// <summary>
+    /// Applies <c>RateLimit:&lt;Role&gt;:PerSecond</c> and <c>:Burst</c> for every role of the table
+    /// onto its defaults, so a setting that names one of the two keeps the other's default.
+    /// </summary>
+    public void BindRoles(IConfiguration section)
+    {
+        foreach (var row in Auth.Roles.Table)
+        {
+            var rule = _byRole[(int)row.Role]!;
+            section.GetSection(row.ConfigKey).Bind(rule);
+        }
+    }
+
+    public string? Validate()
+    {
+        foreach (var row in Auth.Roles.Table)
+        {
+            if (_byRole[(int)row.Role]!.Validate($"{SectionName}:{row.ConfigKey}") is { } problem)
+            {
+                return problem;
+            }
+        }
+
+        return LoginPerAccount.Validate($"{SectionName}:LoginPerAccount")
+            ?? LoginPerAddress.Validate($"{SectionName}:LoginPerAddress")
+            ?? KeyLookupsPerAddress.Validate($"{SectionName}:KeyLookupsPerAddress");
+    }
+
+    private static RateRule?[] DefaultRoleRules()
+    {
+        var rules = new RateRule?[Auth.Roles.Table.Length + 1];
+        foreach (var row in Auth.Roles.Table)
+        {
+            if ((int)row.Role >= rules.Length)
+            {
+                Array.Resize(ref rules, (int)row.Role + 1);
+            }
+
+            rules[(int)row.Role] = new RateRule(row.PerSecond, row.Burst);
+        }
+
+        return rules;
+    }
 }

@@ -8,10 +8,11 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Gateway.FunctionalTests.Auth;
 
 /// <summary>
-/// Walks every endpoint the server maps, with no credentials and with a token of every role,
-/// and checks the answer against the permission matrix: open endpoints never ask for
-/// credentials, the others answer 401 without them, 403 below their role and serve from their
-/// role up. Also checks that every mapped endpoint declares exactly what the matrix says.
+/// Walks every endpoint of the server's endpoint data source, with no credentials and with a
+/// token of every role of the role table, and checks the answer against the endpoint's own
+/// declaration (<see cref="EndpointSpec"/>): open endpoints never ask for credentials, the
+/// others answer 401 without them, 403 to a role without the permissions declared and serve to
+/// one with them. Also checks that every mapped endpoint has a declaration.
 /// </summary>
 public sealed class PermissionWalkTests : IAsyncLifetime
 {
@@ -25,7 +26,7 @@ public sealed class PermissionWalkTests : IAsyncLifetime
         _repository = ReferenceModels.CreateRepository("identity", "add_sub");
         Directory.Move(Path.Combine(_repository, "add_sub"), Path.Combine(_repository, "spare"));
         _server = await GatewayServer.StartAsync(_repository);
-        foreach (var role in new[] { Role.Viewer, Role.Worker, Role.Supervisor, Role.Admin })
+        foreach (var role in Roles.Table.Select(static r => r.Role))
         {
             var name = "walk-" + role.Name();
             var (_, access, refresh) = await AuthApi.UserAsync(_server, name, role.Name());
@@ -60,29 +61,21 @@ public sealed class PermissionWalkTests : IAsyncLifetime
     }
 
     [Fact]
-    public void EveryMappedEndpoint_DeclaresWhatTheMatrixSays()
+    public void EveryMappedEndpoint_HasADeclaration_AndTheMatrixListsIt()
     {
         var mapped = MappedEndpoints();
         Assert.True(mapped.Count >= 25, $"only {mapped.Count} endpoints found");
         // The API documentation is open: it describes the API and lists no models, users or keys.
-        Assert.Contains(mapped, e => e.Method == "GET" && e.Pattern == "/openapi/v1.json");
-        Assert.Contains(mapped, e => e.Method == "GET" && e.Pattern == "/docs");
+        Assert.Contains(mapped, e => e.Method == "GET" && e.Pattern == "/openapi/v1.json" && Spec(e.Endpoint).Access.Kind == AccessKind.Open);
+        Assert.Contains(mapped, e => e.Method == "GET" && e.Pattern == "/docs" && Spec(e.Endpoint).Access.Kind == AccessKind.Open);
+        var matrix = PermissionMatrix.FromEndpoints(_server.Services.GetServices<EndpointDataSource>().SelectMany(static s => s.Endpoints));
         foreach (var (method, pattern, endpoint) in mapped)
         {
-            var row = PermissionMatrix.Rows.SingleOrDefault(r => r.Method == method && r.Pattern == pattern);
-            Assert.True(row is not null, $"{method} {pattern} is mapped but missing from the permission matrix");
-            var declared = endpoint.Metadata.GetMetadata<RoleRequirement>()?.Minimum switch
-            {
-                Role.Viewer => Access.Viewer,
-                Role.Worker => Access.Worker,
-                Role.Supervisor => Access.Supervisor,
-                Role.Admin => Access.Admin,
-                _ => endpoint.Metadata.GetMetadata<OpenAccess>() is not null ? Access.Open
-                    : endpoint.Metadata.GetMetadata<PrivilegedAccess>() is not null ? Access.Privileged
-                    : (Access?)null,
-            };
-            Assert.True(declared == row.Access, $"{method} {pattern} declares {declared?.ToString() ?? "nothing"} but the matrix says {row.Access}");
+            var row = Assert.Single(matrix, r => r.Method == method && r.Pattern == pattern);
+            Assert.Same(Spec(endpoint), row.Spec);
         }
+
+        Assert.Equal(mapped.Count, matrix.Count);
     }
 
     [Fact]
@@ -91,7 +84,7 @@ public sealed class PermissionWalkTests : IAsyncLifetime
         var checkedCount = 0;
         foreach (var (method, pattern, endpoint) in MappedEndpoints())
         {
-            var row = PermissionMatrix.Rows.Single(r => r.Method == method && r.Pattern == pattern);
+            var access = Spec(endpoint).Access;
             var model = pattern.StartsWith("/v2/repository/models/", StringComparison.Ordinal) ? "spare" : "identity";
             var path = pattern == "(any other path)" ? "/no/such/path" : pattern.Replace("{model}", model).Replace("{version}", "1").Replace("{id}", "999999");
             var httpMethod = method == "*" ? HttpMethod.Get : new HttpMethod(method);
@@ -100,7 +93,7 @@ public sealed class PermissionWalkTests : IAsyncLifetime
             using (var response = await AuthApi.SendAsync(_server, httpMethod, path, null, Body(httpMethod)))
             {
                 var status = (int)response.StatusCode;
-                if (row.Access == Access.Open)
+                if (access.Kind == AccessKind.Open)
                 {
                     Assert.True(status is not 401 and not 403, $"{method} {path} is open but answered {status} without credentials");
                 }
@@ -116,7 +109,8 @@ public sealed class PermissionWalkTests : IAsyncLifetime
                 var token = path == "/v1/auth/logout" ? await FreshTokenAsync(role) : _tokens[role].Access;
                 using var response = await AuthApi.SendAsync(_server, httpMethod, path, token, Body(httpMethod));
                 var status = (int)response.StatusCode;
-                var allowed = row.Access == Access.Open || role >= PermissionMatrix.MinimumRole(row.Access, Role.Supervisor);
+                // As the server is configured: Auth:PrivilegedRole is its default, supervisor.
+                var allowed = access.Allows(Roles.Find(role), Roles.Table, Role.Supervisor);
                 if (allowed)
                 {
                     Assert.True(status is not 401 and not 403, $"{method} {path} as {role.Name()} answered {status}: {await response.Content.ReadAsStringAsync()}");
@@ -136,11 +130,18 @@ public sealed class PermissionWalkTests : IAsyncLifetime
     }
 
     [Fact]
-    public void DocsTable_IsTheMatrix()
+    public void DocsTable_IsTheMatrixOfTheRunningServer()
     {
         var docs = File.ReadAllText(Path.Combine(ReferenceModels.RepositoryRoot, "docs", "AUTH.md")).ReplaceLineEndings("\n");
-        var table = PermissionMatrix.ToMarkdown();
-        Assert.True(docs.Contains(table, StringComparison.Ordinal), "docs/AUTH.md must hold the permission matrix exactly as the code has it:\n" + table);
+        var table = PermissionMatrix.ToMarkdown(PermissionMatrix.FromEndpoints(_server.Services.GetServices<EndpointDataSource>().SelectMany(static s => s.Endpoints)));
+        Assert.True(docs.Contains(table, StringComparison.Ordinal), "docs/AUTH.md must hold the permission matrix exactly as the endpoints declare it:\n" + table);
+    }
+
+    private static EndpointSpec Spec(Endpoint endpoint)
+    {
+        var spec = endpoint.Metadata.GetMetadata<EndpointSpec>();
+        Assert.True(spec is not null, $"{endpoint.DisplayName} has no declaration");
+        return spec;
     }
 
     private async Task<string> FreshTokenAsync(Role role)

@@ -51,7 +51,7 @@ public sealed class CallerPrincipalTests
         using var metrics = new GatewayMetrics(new TelemetryOptions(), NullLogger<GatewayMetrics>.Instance);
         var middleware = new AuthMiddleware(endpoint, authenticator, limiter, new RateLimitOptions { Enabled = false }, options, metrics, NullLogger<AuthMiddleware>.Instance);
         var context = new DefaultHttpContext();
-        context.SetEndpoint(new Endpoint(endpoint, new EndpointMetadataCollection(new RoleRequirement(Role.Viewer)), "x"));
+        context.SetEndpoint(new Endpoint(endpoint, new EndpointMetadataCollection(new EndpointSpec(Permission.ReadMetadata, RateClass.Caller, "x", null)), "x"));
         context.Request.Headers.Authorization = "Bearer " + token;
 
         await middleware.InvokeAsync(context);
