@@ -38,6 +38,12 @@ public sealed partial class ModelScheduler : IDisposable
     // Executions in progress (dedicated or inline), at most the instance count; under _lock.
     private int _running;
 
+    // Execution threads parked in Monitor.Wait; under _lock. Submit pulses only when one is.
+    private int _parked;
+
+    // Requests ever queued: an execution thread spinning outside the lock watches it change.
+    private int _queuedTotal;
+
     // Moving average of one execution's duration in timestamp ticks (1/8 weight per run).
     private long _averageComputeTicks;
 
@@ -138,7 +144,13 @@ public sealed partial class ModelScheduler : IDisposable
             {
                 _queue.Enqueue(item);
                 item.State = WorkItemState.Queued;
-                Monitor.Pulse(_lock);
+                Volatile.Write(ref _queuedTotal, _queuedTotal + 1);
+                if (_parked > 0)
+                {
+                    // A thread still spinning (or about to take its next batch) sees the queue
+                    // itself; only a parked one needs the kernel to wake it.
+                    Monitor.Pulse(_lock);
+                }
             }
         }
 
@@ -297,9 +309,11 @@ public sealed partial class ModelScheduler : IDisposable
         var batch = new List<WorkItem>(Math.Max(1, _policy.MaxBatchSize));
         var expired = new List<WorkItem>();
         var executor = new BatchExecutor(_runner);
+        var finished = false;
         while (true)
         {
-            var more = TakeBatch(batch, expired);
+            var more = TakeBatch(batch, expired, finished);
+            finished = false;
             foreach (var item in expired)
             {
                 Stats.Rejected(OutcomeStatus.DeadlineExceeded);
@@ -311,7 +325,10 @@ public sealed partial class ModelScheduler : IDisposable
             {
                 Execute(executor, batch, index);
                 batch.Clear();
-                FinishExecution();
+                // The slot is given back in TakeBatch, under the same lock this thread takes
+                // for its next batch: no second lock round, and no peer woken for work this
+                // thread is about to take itself.
+                finished = true;
             }
 
             if (!more)
@@ -325,10 +342,17 @@ public sealed partial class ModelScheduler : IDisposable
     /// Waits for work and forms a batch under the lock. Returns false when the scheduler is
     /// closed and drained. Expired requests found on the way are handed back for completion.
     /// </summary>
-    private bool TakeBatch(List<WorkItem> batch, List<WorkItem> expired)
+    private bool TakeBatch(List<WorkItem> batch, List<WorkItem> expired, bool finished)
     {
-        lock (_lock)
+        var spun = false;
+        Monitor.Enter(_lock);
+        try
         {
+            if (finished)
+            {
+                _running--;
+            }
+
             while (true)
             {
                 var now = _time.GetTimestamp();
@@ -343,6 +367,12 @@ public sealed partial class ModelScheduler : IDisposable
                     foreach (var item in batch)
                     {
                         item.State = WorkItemState.Executing;
+                    }
+
+                    if (_queue.Count > 0 && _running < _threads.Length && _parked > 0)
+                    {
+                        // More than this batch is queued and an instance is free: a peer takes it.
+                        Monitor.Pulse(_lock);
                     }
 
                     foreach (var item in expired)
@@ -374,9 +404,50 @@ public sealed partial class ModelScheduler : IDisposable
                 {
                     ArmWindow(now, waitUntil);
                 }
+                else if (!spun && !_closed && _running < _threads.Length)
+                {
+                    // PERF: the queue is empty. Parking costs a kernel wake-up (several µs) when the
+                    // next request comes, and under load it comes within microseconds: look for it
+                    // outside the lock for a moment first, yielding the core to runnable threads.
+                    spun = true;
+                    var seen = _queuedTotal;
+                    Monitor.Exit(_lock);
+                    try
+                    {
+                        SpinForWork(seen);
+                    }
+                    finally
+                    {
+                        Monitor.Enter(_lock);
+                    }
 
+                    continue;
+                }
+
+                _parked++;
                 Monitor.Wait(_lock);
+                _parked--;
+                spun = false;
             }
+        }
+        finally
+        {
+            Monitor.Exit(_lock);
+        }
+    }
+
+    /// <summary>How long an idle execution thread looks for new work before it parks.</summary>
+    private static readonly long s_spinTicks = Stopwatch.Frequency / 20_000; // 50 µs
+
+    /// <summary>Returns when a request has been queued since <paramref name="seen"/> or the spin budget is spent.</summary>
+    private void SpinForWork(int seen)
+    {
+        var until = Stopwatch.GetTimestamp() + s_spinTicks;
+        var spinner = default(SpinWait);
+        while (Volatile.Read(ref _queuedTotal) == seen && !Volatile.Read(ref _closed) && Stopwatch.GetTimestamp() < until)
+        {
+            // Never Sleep(1): that would park for a millisecond, far longer than the budget.
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
 
@@ -439,13 +510,13 @@ public sealed partial class ModelScheduler : IDisposable
         item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
     }
 
-    /// <summary>Frees the execution slot and wakes a thread if work waits for one.</summary>
+    /// <summary>Frees an inline execution's slot and wakes a parked thread if work waits for one.</summary>
     private void FinishExecution()
     {
         lock (_lock)
         {
             _running--;
-            if (_queue.Count > 0)
+            if (_queue.Count > 0 && _parked > 0)
             {
                 Monitor.Pulse(_lock);
             }
