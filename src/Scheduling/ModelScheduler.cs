@@ -356,7 +356,7 @@ public sealed partial class ModelScheduler : IDisposable
             while (true)
             {
                 var now = _time.GetTimestamp();
-                // All instances busy (inline runs count too): wait for FinishExecution's pulse.
+                // All instances busy (inline runs count too): wait for the pulse of the run that frees one.
                 var waitUntil = 0L;
                 var decision = _running < _threads.Length
                     ? _queue.Decide(now, batch, expired, out waitUntil)
@@ -369,11 +369,8 @@ public sealed partial class ModelScheduler : IDisposable
                         item.State = WorkItemState.Executing;
                     }
 
-                    if (_queue.Count > 0 && _running < _threads.Length && _parked > 0)
-                    {
-                        // More than this batch is queued and an instance is free: a peer takes it.
-                        Monitor.Pulse(_lock);
-                    }
+                    // More than this batch queued and an instance free: a parked peer takes it.
+                    WakeForQueued();
 
                     foreach (var item in expired)
                     {
@@ -403,6 +400,12 @@ public sealed partial class ModelScheduler : IDisposable
                 if (decision == BatchDecision.Wait)
                 {
                     ArmWindow(now, waitUntil);
+                    if (_time.GetTimestamp() >= waitUntil)
+                    {
+                        // The clock passed the window while it was armed (a timer armed after
+                        // that moment would fire late): decide again instead of waiting for it.
+                        continue;
+                    }
                 }
                 else if (!spun && !_closed && _running < _threads.Length)
                 {
@@ -460,7 +463,8 @@ public sealed partial class ModelScheduler : IDisposable
         }
 
         _windowDue = due;
-        var delay = TimeSpan.FromSeconds((double)(due - now) / _time.TimestampFrequency);
+        // From the clock as it is now, not as it was when the batch was decided.
+        var delay = TimeSpan.FromSeconds((double)Math.Max(0, due - _time.GetTimestamp()) / _time.TimestampFrequency);
         _windowTimer ??= _time.CreateTimer(static state => ((ModelScheduler)state!).WindowElapsed(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _windowTimer.Change(delay, Timeout.InfiniteTimeSpan);
     }
@@ -474,7 +478,93 @@ public sealed partial class ModelScheduler : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a request on the submitting thread, then, while requests queued behind it meanwhile
+    /// (an unbatched model whose only instance this run held), runs up to
+    /// <see cref="MaxInlineDrain"/> of them here too: the thread that holds the instance hands it
+    /// on without a wake-up of the execution thread.
+    /// </summary>
     private void ExecuteInline(WorkItem item)
+    {
+        List<WorkItem>? expired = null;
+        for (var drained = 0; ; drained++)
+        {
+            var succeeded = RunInline(item);
+            var next = FinishInline(drained < MaxInlineDrain, ref expired);
+            item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
+            if (expired is { Count: > 0 })
+            {
+                foreach (var gone in expired)
+                {
+                    Stats.Rejected(OutcomeStatus.DeadlineExceeded);
+                    gone.Complete(OutcomeStatus.DeadlineExceeded);
+                }
+
+                expired.Clear();
+            }
+
+            if (next is null)
+            {
+                return;
+            }
+
+            item = next;
+        }
+    }
+
+    /// <summary>How many queued requests a thread that ran one inline may run after it.</summary>
+    private const int MaxInlineDrain = 8;
+
+    [ThreadStatic]
+    private static List<WorkItem>? t_drained;
+
+    /// <summary>
+    /// Frees the inline run's slot and, when allowed, takes the next queued request for this
+    /// thread (the slot held again); else wakes a parked execution thread if work waits for one.
+    /// </summary>
+    private WorkItem? FinishInline(bool mayTake, ref List<WorkItem>? expired)
+    {
+        lock (_lock)
+        {
+            _running--;
+            if (mayTake && !_closed && _queue.Count > 0)
+            {
+                var batch = t_drained ??= new List<WorkItem>(1);
+                expired ??= [];
+                var decision = _queue.Decide(_time.GetTimestamp(), batch, expired, out _);
+                foreach (var gone in expired)
+                {
+                    gone.State = WorkItemState.Done;
+                }
+
+                if (decision == BatchDecision.Dispatch)
+                {
+                    // Unbatched (the only policy that runs inline): one request.
+                    var next = batch[0];
+                    batch.Clear();
+                    next.State = WorkItemState.Executing;
+                    _running++;
+                    WakeForQueued();
+                    return next;
+                }
+            }
+
+            WakeForQueued();
+            return null;
+        }
+    }
+
+    /// <summary>Under the lock: wakes a parked execution thread when requests wait and an instance is free.</summary>
+    private void WakeForQueued()
+    {
+        if (_queue.Count > 0 && _running < _threads.Length && _parked > 0)
+        {
+            Monitor.Pulse(_lock);
+        }
+    }
+
+    /// <summary>One inline run with its statistics and span; marks the item done (the caller completes it).</summary>
+    private bool RunInline(WorkItem item)
     {
         var start = _time.GetTimestamp();
         item.StartedAt = start;
@@ -506,21 +596,7 @@ public sealed partial class ModelScheduler : IDisposable
         item.FinishedAt = end;
         item.BatchSize = item.Rows;
         item.State = WorkItemState.Done;
-        FinishExecution();
-        item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
-    }
-
-    /// <summary>Frees an inline execution's slot and wakes a parked thread if work waits for one.</summary>
-    private void FinishExecution()
-    {
-        lock (_lock)
-        {
-            _running--;
-            if (_queue.Count > 0 && _parked > 0)
-            {
-                Monitor.Pulse(_lock);
-            }
-        }
+        return succeeded;
     }
 
     private void Record(long computeTicks)

@@ -70,6 +70,40 @@ public sealed class HandoffTests
         Assert.Equal(0, scheduler.QueueDepth);
     }
 
+    [Fact]
+    public async Task RequestsQueuedBehindAnInlineRun_RunOnTheThreadThatHeldTheInstance()
+    {
+        var runner = new GatedRunner();
+        using var scheduler = new SchedulerFactory(TimeProvider.System, NullLogger.Instance).Create("inline", runner, new SchedulingPolicy
+        {
+            InstanceCount = 1,
+            InlineThreshold = TimeSpan.FromSeconds(1), // short enough to run on the caller's thread
+        }, observer: null);
+
+        // The first request runs inline on its submitting thread and holds the only instance.
+        var first = Task.Run(() => Submit(scheduler, 0));
+        Assert.True(runner.Entered.Wait(s_wait), "the first request never ran");
+        var queued = Enumerable.Range(1, 3).Select(i => Submit(scheduler, i)).ToArray();
+        Assert.Equal(3, scheduler.QueueDepth);
+        runner.Release.Set();
+
+        var items = queued.Prepend(await first.WaitAsync(s_wait)).ToArray();
+        foreach (var item in items)
+        {
+            Assert.Equal(OutcomeStatus.Succeeded, await item.Completion.AsTask().WaitAsync(s_wait));
+        }
+
+        Assert.True(items[0].RanInline);
+        // The queued three ran after it on the same thread, not on the execution thread (no wake-up).
+        Assert.Equal(4, runner.Threads.Count);
+        Assert.All(runner.Threads, t => Assert.Equal(runner.Threads[0], t));
+        Assert.NotEqual("inline#0", runner.ThreadNames[0]);
+        foreach (var item in items)
+        {
+            await scheduler.ReleaseAsync(item);
+        }
+    }
+
     /// <summary>Blocks every run until released; signals when two runs are in progress at once.</summary>
     private sealed class GatedRunner : IModelRunner
     {
@@ -79,6 +113,12 @@ public sealed class HandoffTests
         public ManualResetEventSlim Release { get; } = new();
 
         public ManualResetEventSlim BothRunning { get; } = new();
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public List<int> Threads { get; } = [];
+
+        public List<string?> ThreadNames { get; } = [];
 
         public int MaxConcurrent { get; private set; }
 
@@ -92,7 +132,11 @@ public sealed class HandoffTests
             lock (this)
             {
                 MaxConcurrent = Math.Max(MaxConcurrent, now);
+                Threads.Add(Environment.CurrentManagedThreadId);
+                ThreadNames.Add(Thread.CurrentThread.Name);
             }
+
+            Entered.Set();
 
             if (now >= 2)
             {
