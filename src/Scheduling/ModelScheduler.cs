@@ -38,6 +38,12 @@ public sealed partial class ModelScheduler : IDisposable
     // Executions in progress (dedicated or inline), at most the instance count; under _lock.
     private int _running;
 
+    // Execution threads parked in Monitor.Wait; under _lock. Submit pulses only when one is.
+    private int _parked;
+
+    // Requests ever queued: an execution thread spinning outside the lock watches it change.
+    private int _queuedTotal;
+
     // Moving average of one execution's duration in timestamp ticks (1/8 weight per run).
     private long _averageComputeTicks;
 
@@ -138,7 +144,13 @@ public sealed partial class ModelScheduler : IDisposable
             {
                 _queue.Enqueue(item);
                 item.State = WorkItemState.Queued;
-                Monitor.Pulse(_lock);
+                Volatile.Write(ref _queuedTotal, _queuedTotal + 1);
+                if (_parked > 0)
+                {
+                    // A thread still spinning (or about to take its next batch) sees the queue
+                    // itself; only a parked one needs the kernel to wake it.
+                    Monitor.Pulse(_lock);
+                }
             }
         }
 
@@ -297,9 +309,11 @@ public sealed partial class ModelScheduler : IDisposable
         var batch = new List<WorkItem>(Math.Max(1, _policy.MaxBatchSize));
         var expired = new List<WorkItem>();
         var executor = new BatchExecutor(_runner);
+        var finished = false;
         while (true)
         {
-            var more = TakeBatch(batch, expired);
+            var more = TakeBatch(batch, expired, finished);
+            finished = false;
             foreach (var item in expired)
             {
                 Stats.Rejected(OutcomeStatus.DeadlineExceeded);
@@ -311,7 +325,10 @@ public sealed partial class ModelScheduler : IDisposable
             {
                 Execute(executor, batch, index);
                 batch.Clear();
-                FinishExecution();
+                // The slot is given back in TakeBatch, under the same lock this thread takes
+                // for its next batch: no second lock round, and no peer woken for work this
+                // thread is about to take itself.
+                finished = true;
             }
 
             if (!more)
@@ -325,14 +342,21 @@ public sealed partial class ModelScheduler : IDisposable
     /// Waits for work and forms a batch under the lock. Returns false when the scheduler is
     /// closed and drained. Expired requests found on the way are handed back for completion.
     /// </summary>
-    private bool TakeBatch(List<WorkItem> batch, List<WorkItem> expired)
+    private bool TakeBatch(List<WorkItem> batch, List<WorkItem> expired, bool finished)
     {
-        lock (_lock)
+        var spun = false;
+        Monitor.Enter(_lock);
+        try
         {
+            if (finished)
+            {
+                _running--;
+            }
+
             while (true)
             {
                 var now = _time.GetTimestamp();
-                // All instances busy (inline runs count too): wait for FinishExecution's pulse.
+                // All instances busy (inline runs count too): wait for the pulse of the run that frees one.
                 var waitUntil = 0L;
                 var decision = _running < _threads.Length
                     ? _queue.Decide(now, batch, expired, out waitUntil)
@@ -344,6 +368,9 @@ public sealed partial class ModelScheduler : IDisposable
                     {
                         item.State = WorkItemState.Executing;
                     }
+
+                    // More than this batch queued and an instance free: a parked peer takes it.
+                    WakeForQueued();
 
                     foreach (var item in expired)
                     {
@@ -373,10 +400,57 @@ public sealed partial class ModelScheduler : IDisposable
                 if (decision == BatchDecision.Wait)
                 {
                     ArmWindow(now, waitUntil);
+                    if (_time.GetTimestamp() >= waitUntil)
+                    {
+                        // The clock passed the window while it was armed (a timer armed after
+                        // that moment would fire late): decide again instead of waiting for it.
+                        continue;
+                    }
+                }
+                else if (!spun && !_closed && _running < _threads.Length)
+                {
+                    // PERF: the queue is empty. Parking costs a kernel wake-up (several µs) when the
+                    // next request comes, and under load it comes within microseconds: look for it
+                    // outside the lock for a moment first, yielding the core to runnable threads.
+                    spun = true;
+                    var seen = _queuedTotal;
+                    Monitor.Exit(_lock);
+                    try
+                    {
+                        SpinForWork(seen);
+                    }
+                    finally
+                    {
+                        Monitor.Enter(_lock);
+                    }
+
+                    continue;
                 }
 
+                _parked++;
                 Monitor.Wait(_lock);
+                _parked--;
+                spun = false;
             }
+        }
+        finally
+        {
+            Monitor.Exit(_lock);
+        }
+    }
+
+    /// <summary>How long an idle execution thread looks for new work before it parks.</summary>
+    private static readonly long s_spinTicks = Stopwatch.Frequency / 20_000; // 50 µs
+
+    /// <summary>Returns when a request has been queued since <paramref name="seen"/> or the spin budget is spent.</summary>
+    private void SpinForWork(int seen)
+    {
+        var until = Stopwatch.GetTimestamp() + s_spinTicks;
+        var spinner = default(SpinWait);
+        while (Volatile.Read(ref _queuedTotal) == seen && !Volatile.Read(ref _closed) && Stopwatch.GetTimestamp() < until)
+        {
+            // Never Sleep(1): that would park for a millisecond, far longer than the budget.
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
 
@@ -389,7 +463,8 @@ public sealed partial class ModelScheduler : IDisposable
         }
 
         _windowDue = due;
-        var delay = TimeSpan.FromSeconds((double)(due - now) / _time.TimestampFrequency);
+        // From the clock as it is now, not as it was when the batch was decided.
+        var delay = TimeSpan.FromSeconds((double)Math.Max(0, due - _time.GetTimestamp()) / _time.TimestampFrequency);
         _windowTimer ??= _time.CreateTimer(static state => ((ModelScheduler)state!).WindowElapsed(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _windowTimer.Change(delay, Timeout.InfiniteTimeSpan);
     }
@@ -403,7 +478,93 @@ public sealed partial class ModelScheduler : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a request on the submitting thread, then, while requests queued behind it meanwhile
+    /// (an unbatched model whose only instance this run held), runs up to
+    /// <see cref="MaxInlineDrain"/> of them here too: the thread that holds the instance hands it
+    /// on without a wake-up of the execution thread.
+    /// </summary>
     private void ExecuteInline(WorkItem item)
+    {
+        List<WorkItem>? expired = null;
+        for (var drained = 0; ; drained++)
+        {
+            var succeeded = RunInline(item);
+            var next = FinishInline(drained < MaxInlineDrain, ref expired);
+            item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
+            if (expired is { Count: > 0 })
+            {
+                foreach (var gone in expired)
+                {
+                    Stats.Rejected(OutcomeStatus.DeadlineExceeded);
+                    gone.Complete(OutcomeStatus.DeadlineExceeded);
+                }
+
+                expired.Clear();
+            }
+
+            if (next is null)
+            {
+                return;
+            }
+
+            item = next;
+        }
+    }
+
+    /// <summary>How many queued requests a thread that ran one inline may run after it.</summary>
+    private const int MaxInlineDrain = 8;
+
+    [ThreadStatic]
+    private static List<WorkItem>? t_drained;
+
+    /// <summary>
+    /// Frees the inline run's slot and, when allowed, takes the next queued request for this
+    /// thread (the slot held again); else wakes a parked execution thread if work waits for one.
+    /// </summary>
+    private WorkItem? FinishInline(bool mayTake, ref List<WorkItem>? expired)
+    {
+        lock (_lock)
+        {
+            _running--;
+            if (mayTake && !_closed && _queue.Count > 0)
+            {
+                var batch = t_drained ??= new List<WorkItem>(1);
+                expired ??= [];
+                var decision = _queue.Decide(_time.GetTimestamp(), batch, expired, out _);
+                foreach (var gone in expired)
+                {
+                    gone.State = WorkItemState.Done;
+                }
+
+                if (decision == BatchDecision.Dispatch)
+                {
+                    // Unbatched (the only policy that runs inline): one request.
+                    var next = batch[0];
+                    batch.Clear();
+                    next.State = WorkItemState.Executing;
+                    _running++;
+                    WakeForQueued();
+                    return next;
+                }
+            }
+
+            WakeForQueued();
+            return null;
+        }
+    }
+
+    /// <summary>Under the lock: wakes a parked execution thread when requests wait and an instance is free.</summary>
+    private void WakeForQueued()
+    {
+        if (_queue.Count > 0 && _running < _threads.Length && _parked > 0)
+        {
+            Monitor.Pulse(_lock);
+        }
+    }
+
+    /// <summary>One inline run with its statistics and span; marks the item done (the caller completes it).</summary>
+    private bool RunInline(WorkItem item)
     {
         var start = _time.GetTimestamp();
         item.StartedAt = start;
@@ -435,21 +596,7 @@ public sealed partial class ModelScheduler : IDisposable
         item.FinishedAt = end;
         item.BatchSize = item.Rows;
         item.State = WorkItemState.Done;
-        FinishExecution();
-        item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
-    }
-
-    /// <summary>Frees the execution slot and wakes a thread if work waits for one.</summary>
-    private void FinishExecution()
-    {
-        lock (_lock)
-        {
-            _running--;
-            if (_queue.Count > 0)
-            {
-                Monitor.Pulse(_lock);
-            }
-        }
+        return succeeded;
     }
 
     private void Record(long computeTicks)

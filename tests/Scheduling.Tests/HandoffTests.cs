@@ -1,0 +1,161 @@
+using Gateway.Abstractions;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Scheduling.Tests;
+
+/// <summary>
+/// The hand-off from the queue to execution threads: a thread that finishes takes the next work
+/// itself and peers are woken only when there is work for them, so no wake-up may be lost.
+/// Real threads on the real clock; the runner blocks or counts, so the tests see concurrency.
+/// </summary>
+public sealed class HandoffTests
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
+
+    private static ModelScheduler Unbatched(IModelRunner runner, int instances) =>
+        new SchedulerFactory(TimeProvider.System, NullLogger.Instance).Create("handoff", runner, new SchedulingPolicy
+        {
+            InstanceCount = instances,
+            MaxQueueSize = 4096,
+            InlineThreshold = TimeSpan.Zero, // every request goes through the queue
+        }, observer: null);
+
+    private static WorkItem Submit(ModelScheduler scheduler, int i) =>
+        scheduler.Submit(new PlainRequest([PlainRequest.Floats(1, 2, i)]), default);
+
+    [Fact]
+    public async Task TwoInstances_RunTwoQueuedRequestsAtOnce()
+    {
+        var runner = new GatedRunner();
+        using var scheduler = Unbatched(runner, instances: 2);
+        var items = Enumerable.Range(0, 3).Select(i => Submit(scheduler, i)).ToArray();
+
+        // Both threads must be in Run together: the second was woken for the second request.
+        Assert.True(runner.BothRunning.Wait(s_wait), "the second instance never ran while the first did");
+        runner.Release.Set();
+        foreach (var item in items)
+        {
+            Assert.Equal(OutcomeStatus.Succeeded, await item.Completion.AsTask().WaitAsync(s_wait));
+            await scheduler.ReleaseAsync(item);
+        }
+
+        Assert.Equal(2, runner.MaxConcurrent);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task BurstsFromManyThreads_AllComplete_NoWakeUpIsLost(int instances)
+    {
+        var runner = new EchoRunner();
+        using var scheduler = Unbatched(runner, instances);
+        for (var round = 0; round < 20; round++)
+        {
+            // Bursts separated by pauses long enough for the threads to stop spinning and park.
+            var tasks = Enumerable.Range(0, 8).Select(t => Task.Run(async () =>
+            {
+                for (var i = 0; i < 25; i++)
+                {
+                    var item = Submit(scheduler, i);
+                    Assert.Equal(OutcomeStatus.Succeeded, await item.Completion.AsTask().WaitAsync(s_wait));
+                    await scheduler.ReleaseAsync(item);
+                }
+            }));
+            await Task.WhenAll(tasks);
+            await Task.Delay(round % 3 == 0 ? 2 : 0);
+        }
+
+        Assert.Equal(20 * 8 * 25, scheduler.Stats.Succeeded);
+        Assert.Equal(0, scheduler.QueueDepth);
+    }
+
+    [Fact]
+    public async Task RequestsQueuedBehindAnInlineRun_RunOnTheThreadThatHeldTheInstance()
+    {
+        var runner = new GatedRunner();
+        using var scheduler = new SchedulerFactory(TimeProvider.System, NullLogger.Instance).Create("inline", runner, new SchedulingPolicy
+        {
+            InstanceCount = 1,
+            InlineThreshold = TimeSpan.FromSeconds(1), // short enough to run on the caller's thread
+        }, observer: null);
+
+        // The first request runs inline on its submitting thread and holds the only instance.
+        var first = Task.Run(() => Submit(scheduler, 0));
+        Assert.True(runner.Entered.Wait(s_wait), "the first request never ran");
+        var queued = Enumerable.Range(1, 3).Select(i => Submit(scheduler, i)).ToArray();
+        Assert.Equal(3, scheduler.QueueDepth);
+        runner.Release.Set();
+
+        var items = queued.Prepend(await first.WaitAsync(s_wait)).ToArray();
+        foreach (var item in items)
+        {
+            Assert.Equal(OutcomeStatus.Succeeded, await item.Completion.AsTask().WaitAsync(s_wait));
+        }
+
+        Assert.True(items[0].RanInline);
+        // The queued three ran after it on the same thread, not on the execution thread (no wake-up).
+        Assert.Equal(4, runner.Threads.Count);
+        Assert.All(runner.Threads, t => Assert.Equal(runner.Threads[0], t));
+        Assert.NotEqual("inline#0", runner.ThreadNames[0]);
+        foreach (var item in items)
+        {
+            await scheduler.ReleaseAsync(item);
+        }
+    }
+
+    /// <summary>Blocks every run until released; signals when two runs are in progress at once.</summary>
+    private sealed class GatedRunner : IModelRunner
+    {
+        private readonly EchoRunner _inner = new();
+        private int _running;
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public ManualResetEventSlim BothRunning { get; } = new();
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public List<int> Threads { get; } = [];
+
+        public List<string?> ThreadNames { get; } = [];
+
+        public int MaxConcurrent { get; private set; }
+
+        public ModelSignature Signature => _inner.Signature;
+
+        public string Device => "cpu";
+
+        public RunResult Run(ReadOnlySpan<Tensor> inputs, ReadOnlySpan<int> outputs)
+        {
+            var now = Interlocked.Increment(ref _running);
+            lock (this)
+            {
+                MaxConcurrent = Math.Max(MaxConcurrent, now);
+                Threads.Add(Environment.CurrentManagedThreadId);
+                ThreadNames.Add(Thread.CurrentThread.Name);
+            }
+
+            Entered.Set();
+
+            if (now >= 2)
+            {
+                BothRunning.Set();
+            }
+
+            Release.Wait(s_wait);
+            RunResult result;
+            lock (_inner)
+            {
+                result = _inner.Run(inputs, outputs);
+            }
+
+            Interlocked.Decrement(ref _running);
+            return result;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
