@@ -142,6 +142,7 @@ internal static class ModelConfigReader
             Backend = backend,
             ConfigPath = source,
             Config = config,
+            Locations = locations,
             InstanceCount = instances,
             Device = device,
             Parameters = parameters,
@@ -169,12 +170,12 @@ internal static class ModelConfigReader
                 var tensor = tensors![i];
                 if (tensor.Format is { } format && format != "FORMAT_NONE")
                 {
-                    yield return new($"{what}[{i}].format", $"{what} '{tensor.Name}': format {format} is ignored (a layout hint; the shape is what is checked)");
+                    yield return new(string.Create(CultureInfo.InvariantCulture, $"{what}[{i}].format"), $"{what} '{tensor.Name}': format {format} is ignored (a layout hint; the shape is what is checked)");
                 }
 
                 if (tensor.LabelFilename is not null)
                 {
-                    yield return new($"{what}[{i}].label_filename", $"{what} '{tensor.Name}': label_filename is ignored (the classification extension is not served)");
+                    yield return new(string.Create(CultureInfo.InvariantCulture, $"{what}[{i}].label_filename"), $"{what} '{tensor.Name}': label_filename is ignored (the classification extension is not served)");
                 }
             }
         }
@@ -183,7 +184,7 @@ internal static class ModelConfigReader
         {
             if (config.InstanceGroup![i]?.Name is { } groupName)
             {
-                yield return new($"instance_group[{i}].name", $"instance_group name '{groupName}' is ignored (groups are not named here)");
+                yield return new(string.Create(CultureInfo.InvariantCulture, $"instance_group[{i}].name"), $"instance_group name '{groupName}' is ignored (groups are not named here)");
             }
         }
 

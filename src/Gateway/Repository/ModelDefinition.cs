@@ -27,6 +27,9 @@ internal sealed class ModelDefinition
 
     public ModelConfig Config { get; init; } = new();
 
+    /// <summary>Where each field stands in a <c>config.pbtxt</c>, for errors found later (merge with the model); null for JSON.</summary>
+    public ConfigLocations? Locations { get; init; }
+
     public int MaxBatchSize => Config.MaxBatchSize;
 
     public int InstanceCount { get; init; } = 1;

@@ -379,6 +379,48 @@ public sealed class ModelConfigReaderTests : IDisposable
         ], definition.Warnings);
     }
 
+    /// <summary>The good corpus of tests/fixtures/pbtxt, read without a server (served in the functional tests).</summary>
+    [Fact]
+    public void TritonStyleCorpus_IsRead()
+    {
+        var corpus = Path.Combine(Gateway.Testing.ReferenceModels.RepositoryRoot, "tests", "fixtures", "pbtxt");
+        ModelDefinition ReadCorpus(string model)
+        {
+            var directory = Path.Combine(_root, model);
+            Directory.CreateDirectory(Path.Combine(directory, "1"));
+            File.Copy(Path.Combine(corpus, model, "config.pbtxt"), Path.Combine(directory, "config.pbtxt"));
+            var definition = Read(directory, out var error);
+            Assert.True(definition is not null, error);
+            return definition;
+        }
+
+        var classifier = ReadCorpus("mobilenet_v2");
+        Assert.Equal("onnx", classifier.Backend.Name);
+        Assert.True(classifier.Scheduling.Batching);
+        Assert.Equal([4, 8], classifier.Scheduling.PreferredBatchSizes);
+        Assert.Equal(64, classifier.Scheduling.MaxQueueSize);
+        Assert.Equal(TimeSpan.FromSeconds(30), classifier.Scheduling.DefaultTimeout);
+        Assert.Equal(2, classifier.Warnings.Count);
+
+        var addSub = ReadCorpus("add_sub");
+        Assert.Equal(2, addSub.InstanceCount);
+        Assert.Equal("1", addSub.Parameters["intra_op_thread_count"]);
+        Assert.Equal(["INPUT0", "INPUT1"], addSub.DeclaredSignature!.Inputs.Select(i => i.Name));
+
+        // TorchScript names no tensors: the declared ones are the signature, with the batch dimension.
+        var torch = ReadCorpus("mlp_torch");
+        Assert.Equal("torch", torch.Backend.Name);
+        Assert.Equal("model.pt", torch.ModelFileName);
+        Assert.NotNull(torch.DeclaredSignature);
+        Assert.Equal("input: FP32 [-1,784]", torch.DeclaredSignature.Inputs[0].ToString());
+        Assert.Equal("logits: FP32 [-1,10]", torch.DeclaredSignature.Outputs[0].ToString());
+        Assert.Equal(16, torch.Scheduling.MaxBatchSize);
+
+        var versions = ReadCorpus("identity_versions");
+        Assert.Equal(VersionPolicyKind.Specific, versions.VersionPolicy);
+        Assert.Equal([3L, 1L], versions.SelectVersions([1, 2, 3]));
+    }
+
     private sealed class FakeBackend(string name, string platform, string modelFile) : IBackend
     {
         public string Name => name;
