@@ -111,7 +111,7 @@ internal static class OperationCatalog
             [Reply.Empty(200, "Served."), .. ModelErrors]),
         new("modelVersionReady", "inference", "Model version readiness", "200 when that version is served.", null, [],
             [Reply.Empty(200, "Served."), .. ModelErrors]),
-        new("modelConfig", "inference", "Model configuration", "The configuration served: config.json completed from the model file (model_configuration extension).", null, [],
+        new("modelConfig", "inference", "Model configuration", "The configuration served: config.json or config.pbtxt completed from the model file, as JSON (model_configuration extension).", null, [],
             [Reply.Json<ModelConfig>(200, "The configuration."), .. ModelErrors]),
         new("modelVersionConfig", "inference", "Model version configuration", "The configuration of that version (model_configuration extension).", null, [],
             [Reply.Json<ModelConfig>(200, "The configuration."), .. ModelErrors]),
@@ -123,7 +123,7 @@ internal static class OperationCatalog
             JsonBody<RepositoryIndexRequest>("Optional; {\"ready\": true} lists only ready models.", required: false), [],
             [Reply.Json<List<RepositoryIndexEntry>>(200, "The index."), Reply.Error(400, "Malformed JSON body.")]),
         new("repositoryLoad", "repository", "Load or reload a model", "Loads the model from disk, or atomically replaces a served one; requests in flight finish on the old one.", null, [],
-            [Reply.Json<EmptyResponse>(200, "Loaded."), Reply.Error(400, "The model failed to load (bad config.json or model file); the message says why."), Reply.Error(404, "No such model directory.")]),
+            [Reply.Json<EmptyResponse>(200, "Loaded."), Reply.Error(400, "The model failed to load (bad config.json, config.pbtxt or model file); the message says why."), Reply.Error(404, "No such model directory.")]),
         new("repositoryUnload", "repository", "Unload a model", "Stops serving the model once the requests holding it finish.", null, [],
             [Reply.Json<EmptyResponse>(200, "Unloaded."), Reply.Error(404, "Unknown model.")]),
 

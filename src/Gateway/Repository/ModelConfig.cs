@@ -4,7 +4,8 @@ using System.Text.Json.Serialization;
 namespace Gateway.Repository;
 
 /// <summary>
-/// A model's <c>config.json</c>, using Triton's field names where Triton has them. Every field is
+/// A model's <c>config.json</c> (or its <c>config.pbtxt</c>, turned into the same object by
+/// <see cref="ModelConfigProtoText"/>), using Triton's field names where Triton has them. Every field is
 /// optional: what is missing is completed from the model file. Unknown fields are rejected so a
 /// typo is reported instead of ignored.
 /// </summary>
