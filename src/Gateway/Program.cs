@@ -7,6 +7,12 @@ if (Probe.IsRequested(args))
     return await Probe.RunAsync(args, Console.Error);
 }
 
+// --help, --version, and unknown flags or bad values answered before any host is built.
+if (CommandLine.Handle(args, GatewayHost.CompiledBackends(), Console.Out, Console.Error) is { } exit)
+{
+    return exit;
+}
+
 try
 {
     var app = GatewayHost.Build(args);

@@ -110,7 +110,7 @@ public sealed partial class ModelScheduler : IDisposable
     {
         var item = _items.Get();
         var now = _time.GetTimestamp();
-        var timeout = request.TimeoutMicroseconds > 0
+        var timeout = request.TimeoutMicroseconds > 0 && _policy.AllowTimeoutOverride
             ? TimeSpan.FromMicroseconds(request.TimeoutMicroseconds)
             : _policy.DefaultTimeout;
         var deadline = timeout > TimeSpan.Zero ? now + (long)(timeout.TotalSeconds * _time.TimestampFrequency) : 0;

@@ -3,7 +3,7 @@ namespace Gateway.Scheduling;
 /// <summary>
 /// How one model version is scheduled, resolved from <c>config.json</c>'s <c>max_batch_size</c>,
 /// <c>instance_count</c> and <c>dynamic_batching</c> (Triton's names, with its queue policy
-/// flattened into <c>max_queue_size</c>, <c>default_timeout_microseconds</c> and the priority fields).
+/// flattened: <c>default_queue_policy</c>'s bound, timeout and override apply to every priority level).
 /// </summary>
 public sealed class SchedulingPolicy
 {
@@ -27,6 +27,12 @@ public sealed class SchedulingPolicy
 
     /// <summary>Deadline for requests that give no <c>timeout</c> parameter; zero means none.</summary>
     public TimeSpan DefaultTimeout { get; init; }
+
+    /// <summary>
+    /// Whether a request's own <c>timeout</c> replaces <see cref="DefaultTimeout"/> (Triton's
+    /// <c>allow_timeout_override</c>). True unless a configuration's queue policy says otherwise.
+    /// </summary>
+    public bool AllowTimeoutOverride { get; init; } = true;
 
     /// <summary>Number of priority levels (1 is highest); 0 means priorities are not used.</summary>
     public int PriorityLevels { get; init; }

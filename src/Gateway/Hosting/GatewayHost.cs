@@ -24,15 +24,22 @@ public static class GatewayHost
     /// <summary>The address used when neither <c>--urls</c> nor <c>ASPNETCORE_URLS</c> is given.</summary>
     public const string DefaultUrl = "http://127.0.0.1:8080";
 
-    private static readonly Dictionary<string, string> s_switchMappings = new(StringComparer.Ordinal)
-    {
-        ["--model-repository"] = "Gateway:ModelRepository",
-    };
+    private static readonly IDictionary<string, string> s_switchMappings = CommandLine.SwitchMappings();
 
     private static readonly KeyValuePair<string, string?>[] s_defaultSettings =
     [
         new("Logging:LogLevel:Microsoft.AspNetCore", "Warning"),
     ];
+
+    /// <summary>The backends compiled into this binary, by name and platform (for <c>--version</c>).</summary>
+    public static IReadOnlyList<(string Name, string Platform)> CompiledBackends()
+    {
+        var backends = new List<IBackend> { new OnnxBackend() };
+#if WITH_TORCH
+        backends.Add(new TorchBackend(new TorchBackendOptions()));
+#endif
+        return backends.ConvertAll(static b => (b.Name, b.Platform));
+    }
 
     /// <summary>Builds the application; throws <see cref="OptionsValidationException"/> for bad settings.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)

@@ -102,7 +102,7 @@ internal static class RepositoryEndpoints
             Permission.ControlModels,
             "load or reload a model",
             new("repositoryLoad", "repository", "Load or reload a model", "Loads the model from disk, or atomically replaces a served one; requests in flight finish on the old one.",
-                Reply.Json<EmptyResponse>(200, "Loaded."), Reply.Error(400, "The model failed to load (bad config.json or model file); the message says why."), Reply.Error(404, "No such model directory.")));
+                Reply.Json<EmptyResponse>(200, "Loaded."), Reply.Error(400, "The model failed to load (bad config.json, config.pbtxt or model file); the message says why."), Reply.Error(404, "No such model directory.")));
 
         app.MapPost("/v2/repository/models/{model}/unload", async context =>
         {

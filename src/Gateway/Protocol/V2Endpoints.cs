@@ -112,7 +112,7 @@ internal static class V2Endpoints
         app.MapGet("/v2/models/{model}/config", config).Declare(
             Permission.ReadMetadata,
             "model configuration",
-            new("modelConfig", "inference", "Model configuration", "The configuration served: config.json completed from the model file (model_configuration extension).",
+            new("modelConfig", "inference", "Model configuration", "The configuration served: config.json or config.pbtxt completed from the model file, as JSON (model_configuration extension).",
                 [Reply.Json<ModelConfig>(200, "The configuration."), .. Replies.ModelErrors]));
         app.MapGet("/v2/models/{model}/versions/{version}/config", config).Declare(
             Permission.ReadMetadata,

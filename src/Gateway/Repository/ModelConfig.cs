@@ -4,7 +4,8 @@ using System.Text.Json.Serialization;
 namespace Gateway.Repository;
 
 /// <summary>
-/// A model's <c>config.json</c>, using Triton's field names where Triton has them. Every field is
+/// A model's <c>config.json</c> (or its <c>config.pbtxt</c>, turned into the same object by
+/// <see cref="ModelConfigProtoText"/>), using Triton's field names where Triton has them. Every field is
 /// optional: what is missing is completed from the model file. Unknown fields are rejected so a
 /// typo is reported instead of ignored.
 /// </summary>
@@ -13,7 +14,7 @@ internal sealed class ModelConfig
     [JsonPropertyName("name")]
     public string? Name { get; set; }
 
-    /// <summary><c>onnx</c> or <c>torch</c>.</summary>
+    /// <summary><c>onnx</c> or <c>torch</c>, or Triton's names for them, <c>onnxruntime</c> and <c>pytorch</c>.</summary>
     [JsonPropertyName("backend")]
     public string? Backend { get; set; }
 
@@ -86,10 +87,36 @@ internal sealed class TensorConfig
     /// <summary>Dimensions without the batch dimension when <c>max_batch_size</c> &gt; 0.</summary>
     [JsonPropertyName("dims")]
     public long[]? Dims { get; set; }
+
+    /// <summary>Triton's reshape; accepted only when it leaves the shape as <c>dims</c> has it (not implemented).</summary>
+    [JsonPropertyName("reshape")]
+    public ReshapeConfig? Reshape { get; set; }
+
+    /// <summary>Triton's optional input; only <c>false</c> is accepted (every input must be sent).</summary>
+    [JsonPropertyName("optional")]
+    public bool? Optional { get; set; }
+
+    /// <summary>Triton's tensor layout hint; ignored with a warning (it does not change answers).</summary>
+    [JsonPropertyName("format")]
+    public string? Format { get; set; }
+
+    /// <summary>Triton's classification labels; ignored with a warning (the classification extension is not served).</summary>
+    [JsonPropertyName("label_filename")]
+    public string? LabelFilename { get; set; }
+}
+
+internal sealed class ReshapeConfig
+{
+    [JsonPropertyName("shape")]
+    public long[]? Shape { get; set; }
 }
 
 internal sealed class InstanceGroupConfig
 {
+    /// <summary>Triton's group name; ignored with a warning.</summary>
+    [JsonPropertyName("name")]
+    public string? Name { get; set; }
+
     [JsonPropertyName("count")]
     public int Count { get; set; } = 1;
 
@@ -109,17 +136,54 @@ internal sealed class DynamicBatchingConfig
     [JsonPropertyName("max_queue_delay_microseconds")]
     public long MaxQueueDelayMicroseconds { get; set; }
 
+    /// <summary>The gateway's older flat form of <c>default_queue_policy.max_queue_size</c>.</summary>
     [JsonPropertyName("max_queue_size")]
-    public int MaxQueueSize { get; set; }
+    public int? MaxQueueSize { get; set; }
 
+    /// <summary>The gateway's older flat form of <c>default_queue_policy.default_timeout_microseconds</c>.</summary>
     [JsonPropertyName("default_timeout_microseconds")]
-    public long DefaultTimeoutMicroseconds { get; set; }
+    public long? DefaultTimeoutMicroseconds { get; set; }
 
     [JsonPropertyName("priority_levels")]
     public int PriorityLevels { get; set; }
 
     [JsonPropertyName("default_priority_level")]
     public int DefaultPriorityLevel { get; set; }
+
+    /// <summary>Triton's response ordering; <c>true</c> is ignored with a warning (each request has its own response).</summary>
+    [JsonPropertyName("preserve_ordering")]
+    public bool? PreserveOrdering { get; set; }
+
+    [JsonPropertyName("default_queue_policy")]
+    public QueuePolicyConfig? DefaultQueuePolicy { get; set; }
+
+    /// <summary>Per priority level (the key); accepted where it equals the default policy (one queue bound is implemented).</summary>
+    [JsonPropertyName("priority_queue_policy")]
+    public Dictionary<string, QueuePolicyConfig?>? PriorityQueuePolicy { get; set; }
+}
+
+/// <summary>Triton's <c>ModelQueuePolicy</c>.</summary>
+internal sealed class QueuePolicyConfig
+{
+    [JsonPropertyName("max_queue_size")]
+    public int MaxQueueSize { get; set; }
+
+    [JsonPropertyName("default_timeout_microseconds")]
+    public long DefaultTimeoutMicroseconds { get; set; }
+
+    /// <summary><c>REJECT</c> (the default); <c>DELAY</c> is not implemented.</summary>
+    [JsonPropertyName("timeout_action")]
+    public string? TimeoutAction { get; set; }
+
+    /// <summary>Whether a request's own <c>timeout</c> replaces the default; Triton's default is false.</summary>
+    [JsonPropertyName("allow_timeout_override")]
+    public bool AllowTimeoutOverride { get; set; }
+
+    public bool SameAs(QueuePolicyConfig other) =>
+        MaxQueueSize == other.MaxQueueSize
+        && DefaultTimeoutMicroseconds == other.DefaultTimeoutMicroseconds
+        && (TimeoutAction ?? "REJECT") == (other.TimeoutAction ?? "REJECT")
+        && AllowTimeoutOverride == other.AllowTimeoutOverride;
 }
 
 /// <summary>Exactly one of the three policies, as Triton names them.</summary>

@@ -6,75 +6,133 @@ using Gateway.Scheduling;
 namespace Gateway.Repository;
 
 /// <summary>
-/// Reads a model directory's <c>config.json</c> (Triton's field names) into a
-/// <see cref="ModelDefinition"/>, or into an error that names the file and the field. Checks
+/// Reads a model directory's <c>config.json</c> or <c>config.pbtxt</c> (Triton's field names in
+/// both) into a <see cref="ModelDefinition"/>, or into an error that names the file and the field
+/// (and, for <c>config.pbtxt</c>, the line and column). Checks
 /// everything that can be checked without the model file; the model's own signature is merged in
 /// later by <see cref="SignatureMerge"/>.
 /// </summary>
 internal static class ModelConfigReader
 {
+    /// <summary>The gateway's JSON form of the configuration.</summary>
+    public const string JsonFileName = "config.json";
+
+    /// <summary>Triton's form: <c>ModelConfig</c> in protobuf text format.</summary>
+    public const string ProtoTextFileName = "config.pbtxt";
+
+    /// <summary>Triton's backend names, beside the gateway's own (<c>onnx</c>, <c>torch</c>).</summary>
+    private static readonly Dictionary<string, string> s_tritonBackends = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["onnxruntime"] = "onnx",
+        ["pytorch"] = "torch",
+    };
+
     /// <summary>
-    /// Reads and checks a model directory's configuration (<c>config.json</c>, or its absence).
-    /// Returns null and sets <paramref name="error"/> (naming the file and the field) when it is
-    /// unusable. <paramref name="inlineThreshold"/> is the host's threshold for running short
+    /// Reads and checks a model directory's configuration (<c>config.json</c> or <c>config.pbtxt</c>,
+    /// or neither). Returns null and sets <paramref name="error"/> (naming the file and the field,
+    /// and for <c>config.pbtxt</c> its line and column) when it is unusable. <paramref name="inlineThreshold"/> is the host's threshold for running short
     /// unbatched models on the request's thread.
     /// </summary>
     public static ModelDefinition? Read(string modelDirectory, IReadOnlyList<IBackend> backends, TimeSpan inlineThreshold, out string error)
     {
         var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDirectory));
-        var configPath = Path.Combine(modelDirectory, "config.json");
+        var jsonPath = Path.Combine(modelDirectory, JsonFileName);
+        var textPath = Path.Combine(modelDirectory, ProtoTextFileName);
         var config = new ModelConfig();
+        ConfigLocations? locations = null;
         string? source = null;
-        if (File.Exists(configPath))
+        var hasJson = File.Exists(jsonPath);
+        var hasText = File.Exists(textPath);
+        if (hasJson && hasText)
         {
-            source = configPath;
+            // One rule, no preference: a file that is read while its neighbour is silently
+            // ignored is the very surprise a Triton user meets today with config.pbtxt.
+            error = $"{modelDirectory}: both {JsonFileName} and {ProtoTextFileName} are present; keep one (neither takes precedence)";
+            return null;
+        }
+
+        if (hasJson)
+        {
+            source = jsonPath;
             try
             {
-                using var stream = File.OpenRead(configPath);
+                using var stream = File.OpenRead(jsonPath);
                 config = JsonSerializer.Deserialize(stream, ModelConfigJsonContext.Default.ModelConfig)
                     ?? throw new JsonException("the file holds null");
             }
             catch (JsonException ex)
             {
-                error = $"{configPath}: {ex.Message}";
+                error = $"{jsonPath}: {ex.Message}";
                 return null;
             }
             catch (IOException ex)
             {
-                error = $"{configPath}: {ex.Message}";
+                error = $"{jsonPath}: {ex.Message}";
                 return null;
             }
         }
+        else if (hasText)
+        {
+            source = textPath;
+            string text;
+            try
+            {
+                text = File.ReadAllText(textPath);
+            }
+            catch (IOException ex)
+            {
+                error = $"{textPath}: {ex.Message}";
+                return null;
+            }
+
+            var parsed = ModelConfigProtoText.Read(text, out var places, out error);
+            if (parsed is null)
+            {
+                error = $"{textPath}: {error}";
+                return null;
+            }
+
+            config = parsed;
+            locations = places;
+        }
 
         var where = source ?? modelDirectory;
+        string Fail(ConfigIssue issue) => $"{where}: {locations?.Prefix(issue.Field)}{issue.Message}";
+
         if (config.Name is not null && config.Name != name)
         {
-            error = $"{where}: name '{config.Name}' does not match the directory name '{name}'";
+            error = Fail(new("name", $"name '{config.Name}' does not match the directory name '{name}'"));
             return null;
         }
 
-        var backend = ResolveBackend(config, modelDirectory, backends, out error);
+        var backend = ResolveBackend(config, modelDirectory, backends, out var issue);
         if (backend is null)
         {
-            error = $"{where}: {error}";
+            error = Fail(issue);
             return null;
         }
 
         if (config.MaxBatchSize < 0)
         {
-            error = $"{where}: max_batch_size must not be negative (got {config.MaxBatchSize})";
+            error = Fail(new("max_batch_size", $"max_batch_size must not be negative (got {config.MaxBatchSize})"));
             return null;
         }
 
-        if (!TryResolveInstances(config, out var instances, out var device, out error)
-            || !TryReadParameters(config, out var parameters, out error)
-            || !TryCheckTensors(config, out error)
-            || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out error)
-            || !TryReadScheduling(config, instances, inlineThreshold, out var scheduling, out error)
-            || !Auth.ModelAccessRule.TryCreate(config.Access, out var access, out error))
+        if (!TryResolveInstances(config, out var instances, out var device, out issue)
+            || !TryReadParameters(config, out var parameters, out issue)
+            || !TryCheckTensors(config, out issue)
+            || !TryReadVersionPolicy(config, out var policy, out var latest, out var specific, out issue)
+            || !TryReadScheduling(config, instances, inlineThreshold, out var scheduling, out issue)
+            || !TryCreateAccess(config, out var access, out issue))
         {
-            error = $"{where}: {error}";
+            error = Fail(issue);
             return null;
+        }
+
+        var warnings = new List<string>();
+        foreach (var warning in Warnings(config))
+        {
+            warnings.Add(Fail(warning));
         }
 
         error = string.Empty;
@@ -84,6 +142,7 @@ internal static class ModelConfigReader
             Backend = backend,
             ConfigPath = source,
             Config = config,
+            Locations = locations,
             InstanceCount = instances,
             Device = device,
             Parameters = parameters,
@@ -94,7 +153,45 @@ internal static class ModelConfigReader
             DeclaredSignature = BuildDeclaredSignature(config),
             Scheduling = scheduling,
             Access = access,
+            Warnings = warnings,
         };
+    }
+
+    /// <summary>
+    /// Fields accepted and ignored because ignoring them cannot change an answer; each is logged
+    /// once per load so that nobody believes them in effect.
+    /// </summary>
+    private static IEnumerable<ConfigIssue> Warnings(ModelConfig config)
+    {
+        foreach (var (what, tensors) in new[] { ("input", config.Input), ("output", config.Output) })
+        {
+            for (var i = 0; i < (tensors?.Count ?? 0); i++)
+            {
+                var tensor = tensors![i];
+                if (tensor.Format is { } format && format != "FORMAT_NONE")
+                {
+                    yield return new(string.Create(CultureInfo.InvariantCulture, $"{what}[{i}].format"), $"{what} '{tensor.Name}': format {format} is ignored (a layout hint; the shape is what is checked)");
+                }
+
+                if (tensor.LabelFilename is not null)
+                {
+                    yield return new(string.Create(CultureInfo.InvariantCulture, $"{what}[{i}].label_filename"), $"{what} '{tensor.Name}': label_filename is ignored (the classification extension is not served)");
+                }
+            }
+        }
+
+        for (var i = 0; i < (config.InstanceGroup?.Count ?? 0); i++)
+        {
+            if (config.InstanceGroup![i]?.Name is { } groupName)
+            {
+                yield return new(string.Create(CultureInfo.InvariantCulture, $"instance_group[{i}].name"), $"instance_group name '{groupName}' is ignored (groups are not named here)");
+            }
+        }
+
+        if (config.DynamicBatching?.PreserveOrdering == true)
+        {
+            yield return new("dynamic_batching.preserve_ordering", "dynamic_batching.preserve_ordering is ignored (every request has its own response, so there is no order to keep)");
+        }
     }
 
     /// <summary>
@@ -142,21 +239,27 @@ internal static class ModelConfigReader
         return specs;
     }
 
-    private static IBackend? ResolveBackend(ModelConfig config, string modelDirectory, IReadOnlyList<IBackend> backends, out string error)
+    private static IBackend? ResolveBackend(ModelConfig config, string modelDirectory, IReadOnlyList<IBackend> backends, out ConfigIssue issue)
     {
-        error = string.Empty;
+        issue = default;
+        IBackend? named = null;
         if (config.Backend is not null)
         {
+            var wanted = s_tritonBackends.TryGetValue(config.Backend, out var own) ? own : config.Backend;
             foreach (var backend in backends)
             {
-                if (string.Equals(backend.Name, config.Backend, StringComparison.OrdinalIgnoreCase))
+                if (string.Equals(backend.Name, wanted, StringComparison.OrdinalIgnoreCase))
                 {
-                    return backend;
+                    named = backend;
+                    break;
                 }
             }
 
-            error = $"backend '{config.Backend}' is not compiled into this gateway (available: {BackendNames(backends)})";
-            return null;
+            if (named is null)
+            {
+                issue = new("backend", $"backend '{config.Backend}' is not compiled into this gateway (available: {BackendNames(backends)})");
+                return null;
+            }
         }
 
         if (config.Platform is not null)
@@ -165,12 +268,30 @@ internal static class ModelConfigReader
             {
                 if (string.Equals(backend.Platform, config.Platform, StringComparison.OrdinalIgnoreCase))
                 {
+                    // Triton's own configs often give both; they must then agree.
+                    if (named is not null && named != backend)
+                    {
+                        issue = new("platform", $"platform '{config.Platform}' and backend '{config.Backend}' name different backends");
+                        return null;
+                    }
+
                     return backend;
                 }
             }
 
-            error = $"platform '{config.Platform}' is not served by this gateway (available backends: {BackendNames(backends)})";
+            if (named is null)
+            {
+                issue = new("platform", $"platform '{config.Platform}' is not served by this gateway (available backends: {BackendNames(backends)})");
+                return null;
+            }
+
+            issue = new("platform", $"platform '{config.Platform}' is not served by this gateway (backend '{config.Backend}' serves {named.Platform})");
             return null;
+        }
+
+        if (named is not null)
+        {
+            return named;
         }
 
         // Auto-complete: the first backend whose model file appears in any version directory.
@@ -186,20 +307,20 @@ internal static class ModelConfigReader
             }
         }
 
-        error = $"no backend is named and no version directory holds a model file (looked for {ModelFileNames(backends)})";
+        issue = new("", $"no backend is named and no version directory holds a model file (looked for {ModelFileNames(backends)})");
         return null;
     }
 
-    private static bool TryResolveInstances(ModelConfig config, out int instances, out string device, out string error)
+    private static bool TryResolveInstances(ModelConfig config, out int instances, out string device, out ConfigIssue issue)
     {
         instances = 1;
         device = config.Device ?? "cpu";
-        error = string.Empty;
+        issue = default;
         if (config.InstanceCount is { } count)
         {
             if (count is < 1 or > 64)
             {
-                error = $"instance_count must be from 1 to 64 (got {count})";
+                issue = new("instance_count", $"instance_count must be from 1 to 64 (got {count})");
                 return false;
             }
 
@@ -210,26 +331,26 @@ internal static class ModelConfigReader
         {
             if (config.InstanceCount is not null)
             {
-                error = "give either instance_count or instance_group, not both";
+                issue = new("instance_group", "give either instance_count or instance_group, not both");
                 return false;
             }
 
             if (groups.Count > 1)
             {
-                error = "only one instance_group is supported";
+                issue = new("instance_group[1]", "only one instance_group is supported");
                 return false;
             }
 
             var group = groups[0];
             if (group is null)
             {
-                error = "instance_group must hold an object (got null)";
+                issue = new("instance_group[0]", "instance_group must hold an object (got null)");
                 return false;
             }
 
             if (group.Count is < 1 or > 64)
             {
-                error = $"instance_group count must be from 1 to 64 (got {group.Count})";
+                issue = new("instance_group[0].count", $"instance_group count must be from 1 to 64 (got {group.Count})");
                 return false;
             }
 
@@ -245,14 +366,14 @@ internal static class ModelConfigReader
                 case "KIND_CPU" or "KIND_GPU" or "KIND_AUTO" or null:
                     break;
                 default:
-                    error = $"instance_group kind must be KIND_CPU, KIND_GPU or KIND_AUTO (got '{group.Kind}')";
+                    issue = new("instance_group[0].kind", $"instance_group kind must be KIND_CPU, KIND_GPU or KIND_AUTO (got '{group.Kind}')");
                     return false;
             }
         }
 
         if (device != "cpu" && device != "cuda" && !IsCudaOrdinal(device))
         {
-            error = $"device must be cpu, cuda or cuda:N (got '{device}')";
+            issue = new("device", $"device must be cpu, cuda or cuda:N (got '{device}')");
             return false;
         }
 
@@ -263,10 +384,10 @@ internal static class ModelConfigReader
         device.StartsWith("cuda:", StringComparison.Ordinal)
         && int.TryParse(device.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _);
 
-    private static bool TryReadParameters(ModelConfig config, out Dictionary<string, string> parameters, out string error)
+    private static bool TryReadParameters(ModelConfig config, out Dictionary<string, string> parameters, out ConfigIssue issue)
     {
         parameters = new Dictionary<string, string>(StringComparer.Ordinal);
-        error = string.Empty;
+        issue = default;
         if (config.Parameters is null)
         {
             return true;
@@ -274,6 +395,7 @@ internal static class ModelConfigReader
 
         foreach (var (key, value) in config.Parameters)
         {
+            var field = "parameters." + key;
             var element = value;
             if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("string_value", out var inner))
             {
@@ -282,7 +404,7 @@ internal static class ModelConfigReader
 
             if (!IsText(value) || !IsText(element))
             {
-                error = $"parameter '{key}' holds text that is not valid (a lone UTF-16 surrogate escape or bytes that are not UTF-8)";
+                issue = new(field, $"parameter '{key}' holds text that is not valid (a lone UTF-16 surrogate escape or bytes that are not UTF-8)");
                 return false;
             }
 
@@ -301,7 +423,7 @@ internal static class ModelConfigReader
                     parameters[key] = "false";
                     break;
                 default:
-                    error = $"parameter '{key}' must be a string, number, boolean or {{\"string_value\": ...}}";
+                    issue = new(field, $"parameter '{key}' must be a string, number, boolean or {{\"string_value\": ...}}");
                     return false;
             }
         }
@@ -334,49 +456,52 @@ internal static class ModelConfigReader
         }
     }
 
-    private static bool TryCheckTensors(ModelConfig config, out string error)
+    private static bool TryCheckTensors(ModelConfig config, out ConfigIssue issue)
     {
-        if (!TryCheckTensors("input", config.Input, out error))
+        if (!TryCheckTensors("input", config.Input, out issue))
         {
             return false;
         }
 
-        return TryCheckTensors("output", config.Output, out error);
+        return TryCheckTensors("output", config.Output, out issue);
     }
 
-    private static bool TryCheckTensors(string what, List<TensorConfig>? tensors, out string error)
+    private static bool TryCheckTensors(string what, List<TensorConfig>? tensors, out ConfigIssue issue)
     {
-        error = string.Empty;
+        issue = default;
         if (tensors is null)
         {
             return true;
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var tensor in tensors)
+        for (var i = 0; i < tensors.Count; i++)
         {
+            var tensor = tensors[i];
+            var field = string.Create(CultureInfo.InvariantCulture, $"{what}[{i}]");
+
             // JSON null in the list deserialises as a null entry (found by fuzzing).
             if (tensor is null)
             {
-                error = $"every {what} must be an object (got null)";
+                issue = new(field, $"every {what} must be an object (got null)");
                 return false;
             }
 
             if (string.IsNullOrEmpty(tensor.Name))
             {
-                error = $"every {what} needs a name";
+                issue = new(field + ".name", $"every {what} needs a name");
                 return false;
             }
 
             if (!seen.Add(tensor.Name))
             {
-                error = $"{what} '{tensor.Name}' is listed twice";
+                issue = new(field + ".name", $"{what} '{tensor.Name}' is listed twice");
                 return false;
             }
 
             if (tensor.DataType is not null && !DataTypes.TryParse(tensor.DataType, out _))
             {
-                error = $"{what} '{tensor.Name}': unknown data_type '{tensor.DataType}' (use TYPE_FP32, FP32, ...)";
+                issue = new(field + ".data_type", $"{what} '{tensor.Name}': unknown data_type '{tensor.DataType}' (use TYPE_FP32, FP32, ...)");
                 return false;
             }
 
@@ -384,7 +509,7 @@ internal static class ModelConfigReader
             {
                 if (tensor.Dims.Length > TensorShape.MaxRank - 1)
                 {
-                    error = $"{what} '{tensor.Name}': dims has more than {TensorShape.MaxRank - 1} entries";
+                    issue = new(field + ".dims", $"{what} '{tensor.Name}': dims has more than {TensorShape.MaxRank - 1} entries");
                     return false;
                 }
 
@@ -392,22 +517,36 @@ internal static class ModelConfigReader
                 {
                     if (d < -1)
                     {
-                        error = $"{what} '{tensor.Name}': dims may hold -1 (variable) or sizes of 0 and more (got {d})";
+                        issue = new(field + ".dims", $"{what} '{tensor.Name}': dims may hold -1 (variable) or sizes of 0 and more (got {d})");
                         return false;
                     }
                 }
+            }
+
+            // A reshape that changes the shape would hand the model other dimensions than the
+            // client sends: not implemented, so refused rather than ignored.
+            if (tensor.Reshape is { } reshape && (tensor.Dims is null || !(reshape.Shape ?? []).AsSpan().SequenceEqual(tensor.Dims)))
+            {
+                issue = new(field + ".reshape", $"{what} '{tensor.Name}': reshape is not implemented (only a reshape equal to dims is accepted)");
+                return false;
+            }
+
+            if (tensor.Optional == true)
+            {
+                issue = new(field + ".optional", $"{what} '{tensor.Name}': optional inputs are not implemented (every input must be sent)");
+                return false;
             }
         }
 
         return true;
     }
 
-    private static bool TryReadVersionPolicy(ModelConfig config, out VersionPolicyKind policy, out int latest, out long[] specific, out string error)
+    private static bool TryReadVersionPolicy(ModelConfig config, out VersionPolicyKind policy, out int latest, out long[] specific, out ConfigIssue issue)
     {
         policy = VersionPolicyKind.All;
         latest = 1;
         specific = [];
-        error = string.Empty;
+        issue = default;
         var vp = config.VersionPolicy;
         if (vp is null)
         {
@@ -416,14 +555,14 @@ internal static class ModelConfigReader
 
         if (vp.All is { } all && !IsText(all))
         {
-            error = "version_policy.all holds text that is not valid (a lone UTF-16 surrogate escape or bytes that are not UTF-8)";
+            issue = new("version_policy.all", "version_policy.all holds text that is not valid (a lone UTF-16 surrogate escape or bytes that are not UTF-8)");
             return false;
         }
 
         var given = (vp.Latest is null ? 0 : 1) + (vp.All is null ? 0 : 1) + (vp.Specific is null ? 0 : 1);
         if (given != 1)
         {
-            error = "version_policy must hold exactly one of latest, all, specific";
+            issue = new("version_policy", "version_policy must hold exactly one of latest, all, specific");
             return false;
         }
 
@@ -431,7 +570,7 @@ internal static class ModelConfigReader
         {
             if (vp.Latest.NumVersions < 1)
             {
-                error = $"version_policy.latest.num_versions must be at least 1 (got {vp.Latest.NumVersions})";
+                issue = new("version_policy.latest.num_versions", $"version_policy.latest.num_versions must be at least 1 (got {vp.Latest.NumVersions})");
                 return false;
             }
 
@@ -442,7 +581,7 @@ internal static class ModelConfigReader
         {
             if (vp.Specific.Versions is not { Length: > 0 } versions)
             {
-                error = "version_policy.specific.versions must list at least one version";
+                issue = new("version_policy.specific.versions", "version_policy.specific.versions must list at least one version");
                 return false;
             }
 
@@ -453,9 +592,9 @@ internal static class ModelConfigReader
         return true;
     }
 
-    private static bool TryReadScheduling(ModelConfig config, int instances, TimeSpan inlineThreshold, out SchedulingPolicy policy, out string error)
+    private static bool TryReadScheduling(ModelConfig config, int instances, TimeSpan inlineThreshold, out SchedulingPolicy policy, out ConfigIssue issue)
     {
-        error = string.Empty;
+        issue = default;
         var batching = config.DynamicBatching;
         if (batching is null)
         {
@@ -466,7 +605,7 @@ internal static class ModelConfigReader
         policy = new SchedulingPolicy();
         if (config.MaxBatchSize < 1)
         {
-            error = "dynamic_batching needs max_batch_size of 1 or more";
+            issue = new("dynamic_batching", "dynamic_batching needs max_batch_size of 1 or more");
             return false;
         }
 
@@ -475,41 +614,37 @@ internal static class ModelConfigReader
         {
             if (size < 1 || size > config.MaxBatchSize)
             {
-                error = $"dynamic_batching.preferred_batch_size {size} must be from 1 to max_batch_size {config.MaxBatchSize}";
+                issue = new("dynamic_batching.preferred_batch_size", $"dynamic_batching.preferred_batch_size {size} must be from 1 to max_batch_size {config.MaxBatchSize}");
                 return false;
             }
         }
 
         if (batching.MaxQueueDelayMicroseconds is < 0 or > 60_000_000)
         {
-            error = $"dynamic_batching.max_queue_delay_microseconds must be from 0 to 60000000 (got {batching.MaxQueueDelayMicroseconds})";
+            issue = new("dynamic_batching.max_queue_delay_microseconds", $"dynamic_batching.max_queue_delay_microseconds must be from 0 to 60000000 (got {batching.MaxQueueDelayMicroseconds})");
             return false;
         }
 
-        if (batching.MaxQueueSize < 0)
+        if (!TryReadQueuePolicy(batching, out var queue, out issue))
         {
-            error = $"dynamic_batching.max_queue_size must not be negative (got {batching.MaxQueueSize})";
-            return false;
-        }
-
-        // The same range as a request's 'timeout': the deadline's timer waits at most 4294967294 ms
-        // (beyond it TimeSpan overflowed here, or the timer threw per request; found by fuzzing).
-        if (batching.DefaultTimeoutMicroseconds < 0 || (ulong)batching.DefaultTimeoutMicroseconds > Protocol.InferRequest.MaxTimeoutMicroseconds)
-        {
-            error = $"dynamic_batching.default_timeout_microseconds must be from 0 to {Protocol.InferRequest.MaxTimeoutMicroseconds} (got {batching.DefaultTimeoutMicroseconds})";
             return false;
         }
 
         if (batching.PriorityLevels is < 0 or > 16)
         {
-            error = $"dynamic_batching.priority_levels must be from 0 to 16 (got {batching.PriorityLevels})";
+            issue = new("dynamic_batching.priority_levels", $"dynamic_batching.priority_levels must be from 0 to 16 (got {batching.PriorityLevels})");
             return false;
         }
 
         var defaultLevel = batching.DefaultPriorityLevel;
         if (batching.PriorityLevels > 0 && (defaultLevel < 1 || defaultLevel > batching.PriorityLevels))
         {
-            error = $"dynamic_batching.default_priority_level must be from 1 to priority_levels {batching.PriorityLevels} (got {defaultLevel})";
+            issue = new("dynamic_batching.default_priority_level", $"dynamic_batching.default_priority_level must be from 1 to priority_levels {batching.PriorityLevels} (got {defaultLevel})");
+            return false;
+        }
+
+        if (!TryCheckPriorityQueuePolicies(batching, queue, out issue))
+        {
             return false;
         }
 
@@ -520,13 +655,121 @@ internal static class ModelConfigReader
             MaxBatchSize = config.MaxBatchSize,
             PreferredBatchSizes = sorted,
             MaxQueueDelay = TimeSpan.FromMicroseconds(batching.MaxQueueDelayMicroseconds),
-            MaxQueueSize = batching.MaxQueueSize > 0 ? batching.MaxQueueSize : SchedulingPolicy.DefaultMaxQueueSize,
-            DefaultTimeout = TimeSpan.FromMicroseconds(batching.DefaultTimeoutMicroseconds),
+            MaxQueueSize = queue.MaxQueueSize > 0 ? queue.MaxQueueSize : SchedulingPolicy.DefaultMaxQueueSize,
+            DefaultTimeout = TimeSpan.FromMicroseconds(queue.DefaultTimeoutMicroseconds),
+            AllowTimeoutOverride = queue.AllowTimeoutOverride,
             PriorityLevels = batching.PriorityLevels,
             DefaultPriorityLevel = batching.PriorityLevels > 0 ? defaultLevel : 1,
             InstanceCount = instances,
         };
         return true;
+    }
+
+    /// <summary>
+    /// The queue policy: Triton's <c>default_queue_policy</c>, or the gateway's older flat fields
+    /// (<c>dynamic_batching.max_queue_size</c>, <c>.default_timeout_microseconds</c>), which keep
+    /// their meaning: a request's own <c>timeout</c> replaces the default. With
+    /// <c>default_queue_policy</c>, Triton's <c>allow_timeout_override</c> decides that (false unless given).
+    /// </summary>
+    private static bool TryReadQueuePolicy(DynamicBatchingConfig batching, out QueuePolicyConfig queue, out ConfigIssue issue)
+    {
+        issue = default;
+        var flat = batching.MaxQueueSize is not null || batching.DefaultTimeoutMicroseconds is not null;
+        if (batching.DefaultQueuePolicy is { } given)
+        {
+            queue = given;
+            if (flat)
+            {
+                var field = batching.MaxQueueSize is not null ? "dynamic_batching.max_queue_size" : "dynamic_batching.default_timeout_microseconds";
+                issue = new(field, "give the queue policy either in dynamic_batching.default_queue_policy or as dynamic_batching.max_queue_size and default_timeout_microseconds, not both");
+                return false;
+            }
+        }
+        else
+        {
+            queue = new QueuePolicyConfig
+            {
+                MaxQueueSize = batching.MaxQueueSize ?? 0,
+                DefaultTimeoutMicroseconds = batching.DefaultTimeoutMicroseconds ?? 0,
+                AllowTimeoutOverride = true,
+            };
+        }
+
+        var prefix = batching.DefaultQueuePolicy is null ? "dynamic_batching." : "dynamic_batching.default_queue_policy.";
+        return TryCheckQueuePolicy(queue, prefix, out issue);
+    }
+
+    private static bool TryCheckQueuePolicy(QueuePolicyConfig queue, string prefix, out ConfigIssue issue)
+    {
+        issue = default;
+        if (queue.MaxQueueSize < 0)
+        {
+            issue = new(prefix + "max_queue_size", $"{prefix}max_queue_size must not be negative (got {queue.MaxQueueSize})");
+            return false;
+        }
+
+        // The same range as a request's 'timeout': the deadline's timer waits at most 4294967294 ms
+        // (beyond it TimeSpan overflowed here, or the timer threw per request; found by fuzzing).
+        if (queue.DefaultTimeoutMicroseconds < 0 || (ulong)queue.DefaultTimeoutMicroseconds > Protocol.InferRequest.MaxTimeoutMicroseconds)
+        {
+            issue = new(prefix + "default_timeout_microseconds", $"{prefix}default_timeout_microseconds must be from 0 to {Protocol.InferRequest.MaxTimeoutMicroseconds} (got {queue.DefaultTimeoutMicroseconds})");
+            return false;
+        }
+
+        // DELAY keeps a timed-out request queued behind the others: a different answer (late
+        // instead of 504), and not implemented.
+        if (queue.TimeoutAction is not (null or "REJECT"))
+        {
+            issue = new(prefix + "timeout_action", $"{prefix}timeout_action must be REJECT (got '{queue.TimeoutAction}'; DELAY is not implemented)");
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Triton's per-level queue policies. The scheduler keeps one bound and one default timeout for
+    /// all levels, so a level's policy is accepted where it equals the default one and refused
+    /// where it would differ (ignoring it would change which requests get 429 or 504).
+    /// </summary>
+    private static bool TryCheckPriorityQueuePolicies(DynamicBatchingConfig batching, QueuePolicyConfig queue, out ConfigIssue issue)
+    {
+        issue = default;
+        if (batching.PriorityQueuePolicy is not { } levels)
+        {
+            return true;
+        }
+
+        foreach (var (key, level) in levels)
+        {
+            var field = "dynamic_batching.priority_queue_policy." + key;
+            if (!uint.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1 || number > batching.PriorityLevels)
+            {
+                issue = new(field, $"dynamic_batching.priority_queue_policy: '{key}' is not a priority level from 1 to priority_levels {batching.PriorityLevels}");
+                return false;
+            }
+
+            if (level is null || !TryCheckQueuePolicy(level, field + ".", out issue))
+            {
+                issue = level is null ? new(field, $"{field} must hold a queue policy (got null)") : issue;
+                return false;
+            }
+
+            if (!level.SameAs(queue))
+            {
+                issue = new(field, $"{field} differs from the default queue policy; per-level queue policies are not implemented (one queue bound and timeout serve every level)");
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool TryCreateAccess(ModelConfig config, out Auth.ModelAccessRule? access, out ConfigIssue issue)
+    {
+        var created = Auth.ModelAccessRule.TryCreate(config.Access, out access, out var error);
+        issue = created ? default : new("access", error);
+        return created;
     }
 
     private static string BackendNames(IReadOnlyList<IBackend> backends)
@@ -551,3 +794,6 @@ internal static class ModelConfigReader
         return string.Join(", ", names);
     }
 }
+
+/// <summary>A configuration check's failure: the field it concerns (a path such as <c>input[0].dims</c>) and the reason.</summary>
+internal readonly record struct ConfigIssue(string Field, string Message);

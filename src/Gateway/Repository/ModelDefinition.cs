@@ -12,7 +12,7 @@ internal enum VersionPolicyKind
 }
 
 /// <summary>
-/// A model's configuration after reading and checking <c>config.json</c> (or its absence):
+/// A model's configuration after reading and checking <c>config.json</c> or <c>config.pbtxt</c> (or neither):
 /// everything the repository needs to load the model's versions. Built by
 /// <see cref="ModelConfigReader"/>; merged with a model file's signature by <see cref="SignatureMerge"/>.
 /// </summary>
@@ -26,6 +26,9 @@ internal sealed class ModelDefinition
     public string? ConfigPath { get; init; }
 
     public ModelConfig Config { get; init; } = new();
+
+    /// <summary>Where each field stands in a <c>config.pbtxt</c>, for errors found later (merge with the model); null for JSON.</summary>
+    public ConfigLocations? Locations { get; init; }
 
     public int MaxBatchSize => Config.MaxBatchSize;
 
@@ -53,6 +56,9 @@ internal sealed class ModelDefinition
     public SchedulingPolicy Scheduling { get; init; } = new();
     /// <summary>Who may run inference on the model, when its config restricts it.</summary>
     public Auth.ModelAccessRule? Access { get; init; }
+
+    /// <summary>Fields the configuration gives that are ignored (they cannot change answers), one text each, for the log.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     /// <summary>Where errors about this model point: the config file or the model directory.</summary>
     public string Source => ConfigPath ?? Name;

@@ -361,6 +361,11 @@ internal sealed partial class ModelRepository : IDisposable
             return Fail(name, error, replacing);
         }
 
+        foreach (var warning in definition.Warnings)
+        {
+            Log.ConfigFieldIgnored(_logger, name, warning);
+        }
+
         var present = new List<long>();
         foreach (var versionDirectory in Directory.EnumerateDirectories(directory))
         {
@@ -493,10 +498,13 @@ internal sealed partial class ModelRepository : IDisposable
     private static string Fingerprint(string directory)
     {
         var builder = new StringBuilder();
-        var config = new FileInfo(Path.Combine(directory, "config.json"));
-        if (config.Exists)
+        foreach (var fileName in (ReadOnlySpan<string>)[ModelConfigReader.JsonFileName, ModelConfigReader.ProtoTextFileName])
         {
-            builder.Append("config.json:").Append(config.Length).Append(':').Append(config.LastWriteTimeUtc.Ticks).Append('|');
+            var config = new FileInfo(Path.Combine(directory, fileName));
+            if (config.Exists)
+            {
+                builder.Append(fileName).Append(':').Append(config.Length).Append(':').Append(config.LastWriteTimeUtc.Ticks).Append('|');
+            }
         }
 
         var versionDirectories = Directory.GetDirectories(directory);
@@ -537,5 +545,8 @@ internal sealed partial class ModelRepository : IDisposable
 
         [LoggerMessage(105, LogLevel.Information, "Repository poll: model {Model} changed on disk: {Result}")]
         public static partial void PollReloaded(ILogger logger, string model, string result);
+
+        [LoggerMessage(106, LogLevel.Warning, "Model {Model}: {Warning}")]
+        public static partial void ConfigFieldIgnored(ILogger logger, string model, string warning);
     }
 }

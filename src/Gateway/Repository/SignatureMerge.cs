@@ -1,3 +1,4 @@
+using System.Globalization;
 using Gateway.Abstractions;
 
 namespace Gateway.Repository;
@@ -19,18 +20,20 @@ internal static class SignatureMerge
         var inputs = new TensorSpec[model.Inputs.Count];
         var outputs = new TensorSpec[model.Outputs.Count];
         var maxBatchSize = definition.MaxBatchSize;
-        if (!TryMerge("input", model.Inputs, definition.Config.Input, maxBatchSize, inputs, out error)
-            || !TryMerge("output", model.Outputs, definition.Config.Output, maxBatchSize, outputs, out error))
+        if (!TryMerge("input", model.Inputs, definition.Config.Input, maxBatchSize, inputs, out var issue)
+            || !TryMerge("output", model.Outputs, definition.Config.Output, maxBatchSize, outputs, out issue))
         {
-            error = $"{definition.Source}: {error}";
+            // config.pbtxt's line and column of the tensor's field, when the config is one.
+            error = $"{definition.Source}: {definition.Locations?.Prefix(issue.Field)}{issue.Message}";
             return false;
         }
 
+        error = string.Empty;
         effective = new ModelSignature(inputs, outputs);
         return true;
     }
 
-    private static bool TryMerge(string what, IReadOnlyList<TensorSpec> model, List<TensorConfig>? configured, int maxBatchSize, TensorSpec[] merged, out string error)
+    private static bool TryMerge(string what, IReadOnlyList<TensorSpec> model, List<TensorConfig>? configured, int maxBatchSize, TensorSpec[] merged, out ConfigIssue error)
     {
         for (var i = 0; i < model.Count; i++)
         {
@@ -39,8 +42,10 @@ internal static class SignatureMerge
 
         if (configured is not null)
         {
-            foreach (var tensor in configured)
+            for (var c = 0; c < configured.Count; c++)
             {
+                var tensor = configured[c];
+                var field = string.Create(CultureInfo.InvariantCulture, $"{what}[{c}]");
                 var index = -1;
                 for (var i = 0; i < model.Count; i++)
                 {
@@ -53,7 +58,7 @@ internal static class SignatureMerge
 
                 if (index < 0)
                 {
-                    error = $"{what} '{tensor.Name}' is not in the model (its {what}s: {Names(model)})";
+                    error = new(field + ".name", $"{what} '{tensor.Name}' is not in the model (its {what}s: {Names(model)})");
                     return false;
                 }
 
@@ -63,7 +68,7 @@ internal static class SignatureMerge
                     // The name was checked in Read; an unparsable one cannot reach here.
                     if (!DataTypes.TryParse(tensor.DataType, out var type) || type != spec.DataType)
                     {
-                        error = $"{what} '{tensor.Name}': data_type {tensor.DataType} contradicts the model's {spec.DataType.Name()}";
+                        error = new(field + ".data_type", $"{what} '{tensor.Name}': data_type {tensor.DataType} contradicts the model's {spec.DataType.Name()}");
                         return false;
                     }
                 }
@@ -83,9 +88,9 @@ internal static class SignatureMerge
 
                     if (full.Rank != spec.Shape.Rank)
                     {
-                        error = $"{what} '{tensor.Name}': dims {DimsText(tensor.Dims)} give rank {full.Rank}" +
+                        error = new(field + ".dims", $"{what} '{tensor.Name}': dims {DimsText(tensor.Dims)} give rank {full.Rank}" +
                             (maxBatchSize > 0 ? " with the batch dimension" : string.Empty) +
-                            $", but the model's shape {spec.Shape} has rank {spec.Shape.Rank}";
+                            $", but the model's shape {spec.Shape} has rank {spec.Shape.Rank}");
                         return false;
                     }
 
@@ -93,7 +98,7 @@ internal static class SignatureMerge
                     {
                         if (spec.Shape[d] >= 0 && full[d] != spec.Shape[d])
                         {
-                            error = $"{what} '{tensor.Name}': dims {DimsText(tensor.Dims)} contradict the model's shape {spec.Shape}";
+                            error = new(field + ".dims", $"{what} '{tensor.Name}': dims {DimsText(tensor.Dims)} contradict the model's shape {spec.Shape}");
                             return false;
                         }
                     }
@@ -109,13 +114,13 @@ internal static class SignatureMerge
             {
                 if (spec.Shape.Rank == 0 || spec.Shape[0] >= 0)
                 {
-                    error = $"max_batch_size {maxBatchSize} needs a variable first (batch) dimension, but {what} '{spec.Name}' has shape {spec.Shape}";
+                    error = new("max_batch_size", $"max_batch_size {maxBatchSize} needs a variable first (batch) dimension, but {what} '{spec.Name}' has shape {spec.Shape}");
                     return false;
                 }
             }
         }
 
-        error = string.Empty;
+        error = default;
         return true;
     }
 

@@ -111,6 +111,31 @@ public sealed class ModelSchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task RequestTimeoutParameter_IsIgnored_WhenTheQueuePolicyAllowsNoOverride()
+    {
+        // Triton's allow_timeout_override: false: the model's default deadline holds whatever the request asks.
+        var policy = Batching(8, [4], timeout: TimeSpan.FromMilliseconds(2));
+        var model = Load("identity", new SchedulingPolicy
+        {
+            Batching = true,
+            MaxBatchSize = policy.MaxBatchSize,
+            PreferredBatchSizes = policy.PreferredBatchSizes,
+            MaxQueueDelay = policy.MaxQueueDelay,
+            MaxQueueSize = policy.MaxQueueSize,
+            DefaultTimeout = policy.DefaultTimeout,
+            AllowTimeoutOverride = false,
+        });
+        var request = TestModels.Identity(model, 1);
+        request.TimeoutMicroseconds = 300;
+        var item = model.Scheduler.Submit(request, default);
+        _time.Advance(TimeSpan.FromMicroseconds(300));
+        Assert.False(item.Completion.IsCompleted);
+        _time.Advance(TimeSpan.FromMicroseconds(1700));
+        Assert.Equal(OutcomeStatus.DeadlineExceeded, await item.Completion.AsTask().WaitAsync(s_wait));
+        await model.Scheduler.ReleaseAsync(item);
+    }
+
+    [Fact]
     public async Task Cancellation_RemovesTheQueuedRequest_NeverExecuted()
     {
         var model = Load("identity", Batching(8, [4]));
