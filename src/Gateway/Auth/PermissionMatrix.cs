@@ -68,6 +68,15 @@ internal static class PermissionMatrix
         new("DELETE", "/v1/keys/{id}", Access.Admin, "revoke an API key"),
         new("GET", "/openapi/v1.json", Access.Open, "the OpenAPI document (describes; lists no models, users or keys)"),
         new("GET", "/docs", Access.Open, "interactive API documentation (renders /openapi/v1.json)"),
+        new("POST", "/inference.GRPCInferenceService/ServerLive", Access.Open, "gRPC liveness (with Grpc:Port)"),
+        new("POST", "/inference.GRPCInferenceService/ServerReady", Access.Open, "gRPC readiness"),
+        new("POST", "/inference.GRPCInferenceService/ModelReady", Access.Viewer, "gRPC model readiness"),
+        new("POST", "/inference.GRPCInferenceService/ServerMetadata", Access.Viewer, "gRPC server metadata"),
+        new("POST", "/inference.GRPCInferenceService/ModelMetadata", Access.Viewer, "gRPC model metadata"),
+        new("POST", "/inference.GRPCInferenceService/ModelInfer", Access.Worker, "gRPC inference (and the model's access list)"),
+        new("POST", "/inference.GRPCInferenceService/RepositoryIndex", Access.Viewer, "gRPC repository index"),
+        new("POST", "/inference.GRPCInferenceService/RepositoryModelLoad", Access.Supervisor, "gRPC load or reload a model"),
+        new("POST", "/inference.GRPCInferenceService/RepositoryModelUnload", Access.Supervisor, "gRPC unload a model"),
         new("*", "(any other path)", Access.Open, "404 with {\"error\"}"),
     ];
 

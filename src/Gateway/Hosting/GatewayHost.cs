@@ -2,6 +2,7 @@ using Gateway.Abstractions;
 using Gateway.Auth;
 using Gateway.Backends.Onnx;
 using Gateway.Documentation;
+using Gateway.Grpc;
 #if WITH_TORCH
 using Gateway.Backends.Torch;
 #endif
@@ -67,11 +68,33 @@ public static class GatewayHost
             throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), [problem]);
         }
 
-        if (string.IsNullOrEmpty(builder.Configuration["urls"])
-            && string.IsNullOrEmpty(builder.Configuration["http_ports"])
-            && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        var grpc = builder.Configuration.GetSection(GrpcOptions.SectionName).Get<GrpcOptions>() ?? new GrpcOptions();
+        if (grpc.Validate() is { } grpcProblem)
         {
+            throw new OptionsValidationException(GrpcOptions.SectionName, typeof(GrpcOptions), [grpcProblem]);
+        }
+
+        var urls = builder.Configuration["urls"];
+        var kestrelEndpoints = builder.Configuration.GetSection("Kestrel:Endpoints").Exists();
+        if (string.IsNullOrEmpty(urls)
+            && string.IsNullOrEmpty(builder.Configuration["http_ports"])
+            && !kestrelEndpoints)
+        {
+            urls = DefaultUrl;
             builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        if (grpc.Enabled)
+        {
+            // The REST addresses are bound in code beside the gRPC port (GrpcSetup); cleared here
+            // so that Kestrel does not warn that it overrides them.
+            var ports = builder.Configuration["http_ports"];
+            var restUrls = kestrelEndpoints ? string.Empty
+                : !string.IsNullOrEmpty(urls) ? urls
+                : string.Join(';', (ports ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries).Select(static p => "http://*:" + p.Trim()));
+            builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+            builder.WebHost.UseSetting(WebHostDefaults.HttpPortsKey, string.Empty);
+            builder.AddGatewayGrpc(grpc, restUrls);
         }
 
         builder.AddGatewayTelemetry();
@@ -114,10 +137,14 @@ public static class GatewayHost
         app.MapStatistics();
         app.MapAuth();
         app.MapGatewayDocumentation();
+        app.MapGatewayGrpc(grpc);
         // "{*path}", not MapFallback's default "{*path:nonfile}": a path that looks like a file
         // (/openapi/v2.json) gets the same 404 body as any other.
+        // A gRPC call to a service or method not served gets UNIMPLEMENTED, as from any gRPC server.
         app.MapFallback("{*path}", static context => HttpErrors.WriteAsync(
-            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
+            context,
+            GrpcStatusMap.IsGrpc(context.Request) ? StatusCodes.Status501NotImplemented : StatusCodes.Status404NotFound,
+            $"no endpoint for {context.Request.Method} {context.Request.Path}")).AllowOpen();
         // PERF: start-up allocates about 10 MB (configuration, DI, telemetry, the identity
         // store) that is garbage once the server listens, and an idle gateway would never
         // allocate enough to collect it. One aggressive collection after start returns it to

@@ -73,12 +73,7 @@ internal static class RepositoryEndpoints
                 {
                     Name = status.Name,
                     Version = status.Version,
-                    State = status.State switch
-                    {
-                        ModelState.Ready => "READY",
-                        ModelState.Loading => "LOADING",
-                        _ => "UNAVAILABLE",
-                    },
+                    State = StateName(status.State),
                     Reason = status.Reason,
                 });
             }
@@ -101,6 +96,14 @@ internal static class RepositoryEndpoints
             await WriteResultAsync(context, result);
         }).RequireRole(Role.Supervisor);
     }
+
+    /// <summary>Triton's name for a model's state in the index.</summary>
+    public static string StateName(ModelState state) => state switch
+    {
+        ModelState.Ready => "READY",
+        ModelState.Loading => "LOADING",
+        _ => "UNAVAILABLE",
+    };
 
     private static Task WriteResultAsync(HttpContext context, RepositoryResult result)
     {

@@ -1,0 +1,156 @@
+using System.Net;
+using Gateway.Auth;
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Gateway.Grpc;
+
+/// <summary>
+/// Settings under <c>Grpc</c> (environment <c>Grpc__Port</c>; Triton's <c>--grpc-port</c>).
+/// The gRPC service is off unless a port is given: it then listens on that port, HTTP/2
+/// cleartext only (gRPC clients use prior knowledge), on the host of the first REST address.
+/// </summary>
+public sealed class GrpcOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Grpc";
+
+    /// <summary>The gRPC port; 0 (the default) serves no gRPC.</summary>
+    public int Port { get; set; }
+
+    /// <summary>Whether gRPC is served.</summary>
+    public bool Enabled => Port != 0;
+
+    /// <summary>Checks the values; returns the first problem, naming its key, or null.</summary>
+    public string? Validate() =>
+        Port is < 0 or > 65535 ? $"{SectionName}:Port must be from 0 (off) to 65535 (got {Port})" : null;
+}
+
+/// <summary>Registers, listens for and maps the gRPC inference service.</summary>
+internal static class GrpcSetup
+{
+    /// <summary>The service's path prefix: <c>/inference.GRPCInferenceService/</c>.</summary>
+    public const string ServicePath = "/inference.GRPCInferenceService/";
+
+    /// <summary>
+    /// Adds the gRPC services and the listener. Kestrel binds either the addresses of
+    /// <c>--urls</c> or the listeners configured in code, not both; so with gRPC on, the REST
+    /// addresses are bound here too, as Kestrel would have bound them.
+    /// </summary>
+    public static void AddGatewayGrpc(this WebApplicationBuilder builder, GrpcOptions options, string restUrls)
+    {
+        if (!options.Enabled)
+        {
+            return;
+        }
+
+        builder.Services.AddGrpc(static grpc =>
+        {
+            // Request size is bounded by Gateway:MaxRequestBodyBytes through Kestrel as for REST;
+            // gRPC's own 4 MB default would refuse an ordinary image batch.
+            grpc.MaxReceiveMessageSize = null;
+            grpc.MaxSendMessageSize = null;
+            // Unknown services and methods fall through to the gateway's fallback, which answers
+            // UNIMPLEMENTED (an endpoint Grpc.AspNetCore maps for them would declare no access).
+            grpc.IgnoreUnknownServices = true;
+        });
+
+        var restAddresses = ParseUrls(restUrls);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            foreach (var (address, port, https) in restAddresses)
+            {
+                Listen(kestrel, address, port, https ? static listen => listen.UseHttps() : null);
+            }
+
+            var grpcHost = restAddresses.Count > 0 ? restAddresses[0].Address : IPAddress.Loopback;
+            Listen(kestrel, grpcHost, options.Port, static listen => listen.Protocols = HttpProtocols.Http2);
+        });
+    }
+
+    /// <summary>Maps the service; each method's access comes from its <see cref="PermissionMatrix"/> row.</summary>
+    public static void MapGatewayGrpc(this IEndpointRouteBuilder app, GrpcOptions options)
+    {
+        if (!options.Enabled)
+        {
+            return;
+        }
+
+        app.MapGrpcService<InferenceService>().Add(static endpoint =>
+        {
+            foreach (var item in endpoint.Metadata)
+            {
+                if (item is GrpcMethodMetadata method)
+                {
+                    Declare(endpoint, ServicePath + method.Method.Name);
+                    return;
+                }
+            }
+
+            // Grpc.AspNetCore's endpoint for a method the service does not implement: answered UNIMPLEMENTED.
+            endpoint.Metadata.Add(OpenAccess.Instance);
+        });
+    }
+
+    private static void Declare(EndpointBuilder endpoint, string path)
+    {
+        foreach (var row in PermissionMatrix.Rows)
+        {
+            if (row.Method == "POST" && row.Pattern == path)
+            {
+                endpoint.Metadata.Add(row.Access switch
+                {
+                    Access.Open => OpenAccess.Instance,
+                    Access.Privileged => PrivilegedAccess.Instance,
+                    _ => new RoleRequirement(PermissionMatrix.MinimumRole(row.Access, Role.Admin)),
+                });
+                return;
+            }
+        }
+
+        // No row: declared nothing, so denied to everyone (and the matrix test names it).
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, IPAddress? address, int port, Action<ListenOptions>? configure)
+    {
+        configure ??= static _ => { };
+        if (address is null)
+        {
+            kestrel.ListenLocalhost(port, configure);
+        }
+        else if (address.Equals(IPAddress.IPv6Any))
+        {
+            kestrel.ListenAnyIP(port, configure);
+        }
+        else
+        {
+            kestrel.Listen(address, port, configure);
+        }
+    }
+
+    /// <summary>
+    /// <c>--urls</c> as Kestrel reads it: <c>http[s]://host:port</c> separated by <c>;</c>, where
+    /// <c>*</c>, <c>+</c> and other names but <c>localhost</c> mean every address.
+    /// </summary>
+    internal static List<(IPAddress? Address, int Port, bool Https)> ParseUrls(string urls)
+    {
+        var result = new List<(IPAddress?, int, bool)>();
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var https = url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+            var rest = url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/');
+            var colon = rest.LastIndexOf(':');
+            var hostText = colon > 0 && !rest.EndsWith(']') ? rest[..colon] : rest;
+            var port = colon > 0 && !rest.EndsWith(']') && int.TryParse(rest[(colon + 1)..], out var p) ? p : https ? 443 : 80;
+            IPAddress? address = hostText switch
+            {
+                "localhost" => null,
+                _ when IPAddress.TryParse(hostText.Trim('[', ']'), out var ip) => ip,
+                _ => IPAddress.IPv6Any,
+            };
+            result.Add((address, port, https));
+        }
+
+        return result;
+    }
+}
