@@ -1,6 +1,7 @@
 using System.Net;
 using Gateway.Auth;
 using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Gateway.Grpc;
@@ -37,18 +38,19 @@ internal static class GrpcSetup
     /// <c>--urls</c> or the listeners configured in code, not both; so with gRPC on, the REST
     /// addresses are bound here too, as Kestrel would have bound them.
     /// </summary>
-    public static void AddGatewayGrpc(this WebApplicationBuilder builder, GrpcOptions options, string restUrls)
+    public static void AddGatewayGrpc(this WebApplicationBuilder builder, GrpcOptions options, string restUrls, long maxRequestBytes)
     {
         if (!options.Enabled)
         {
             return;
         }
 
-        builder.Services.AddGrpc(static grpc =>
+        builder.Services.AddGrpc(grpc =>
         {
-            // Request size is bounded by Gateway:MaxRequestBodyBytes through Kestrel as for REST;
-            // gRPC's own 4 MB default would refuse an ordinary image batch.
-            grpc.MaxReceiveMessageSize = null;
+            // The same bound as a REST body (Gateway:MaxRequestBodyBytes, at most int.MaxValue by
+            // its validation): gRPC's own 4 MB default would refuse an ordinary image batch, and
+            // Grpc.AspNetCore lifts Kestrel's body limit for its calls, so this is the only one.
+            grpc.MaxReceiveMessageSize = (int)maxRequestBytes;
             grpc.MaxSendMessageSize = null;
             // Unknown services and methods fall through to the gateway's fallback, which answers
             // UNIMPLEMENTED (an endpoint Grpc.AspNetCore maps for them would declare no access).
@@ -65,6 +67,29 @@ internal static class GrpcSetup
 
             var grpcHost = restAddresses.Count > 0 ? restAddresses[0].Address : IPAddress.Loopback;
             Listen(kestrel, grpcHost, options.Port, static listen => listen.Protocols = HttpProtocols.Http2);
+        });
+    }
+
+    /// <summary>
+    /// For gRPC calls, hands the request size limit from Kestrel's body limit to gRPC's message
+    /// limit (the same number): Kestrel's would fail the call with an exception the client reads as
+    /// <c>UNKNOWN</c>, gRPC's answers <c>RESOURCE_EXHAUSTED</c> naming the limit.
+    /// </summary>
+    public static void UseGatewayGrpc(this IApplicationBuilder app, GrpcOptions options)
+    {
+        if (!options.Enabled)
+        {
+            return;
+        }
+
+        app.Use(static (context, next) =>
+        {
+            if (GrpcStatusMap.IsGrpc(context.Request) && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = null;
+            }
+
+            return next(context);
         });
     }
 

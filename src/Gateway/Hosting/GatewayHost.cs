@@ -86,15 +86,15 @@ public static class GatewayHost
 
         if (grpc.Enabled)
         {
-            // The REST addresses are bound in code beside the gRPC port (GrpcSetup); cleared here
-            // so that Kestrel does not warn that it overrides them.
+            // The REST addresses are bound in code beside the gRPC port (GrpcSetup). Kestrel still
+            // logs once at start that it overrides --urls with them (known, harmless).
             var ports = builder.Configuration["http_ports"];
             var restUrls = kestrelEndpoints ? string.Empty
                 : !string.IsNullOrEmpty(urls) ? urls
                 : string.Join(';', (ports ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries).Select(static p => "http://*:" + p.Trim()));
-            builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
-            builder.WebHost.UseSetting(WebHostDefaults.HttpPortsKey, string.Empty);
-            builder.AddGatewayGrpc(grpc, restUrls);
+            builder.Configuration[WebHostDefaults.ServerUrlsKey] = string.Empty;
+            builder.Configuration[WebHostDefaults.HttpPortsKey] = string.Empty;
+            builder.AddGatewayGrpc(grpc, restUrls, options.MaxRequestBodyBytes);
         }
 
         builder.AddGatewayTelemetry();
@@ -131,6 +131,7 @@ public static class GatewayHost
         var app = builder.Build();
         app.UseGatewayTelemetry();
         app.UseGatewayAuth();
+        app.UseGatewayGrpc(grpc);
         app.MapGatewayTelemetry();
         app.MapV2();
         app.MapRepository();

@@ -5,6 +5,7 @@ using Gateway.Grpc.V2;
 using Gateway.Testing;
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Net.Client;
 
 namespace Gateway.FunctionalTests.Grpc;
 
@@ -203,6 +204,25 @@ public class GrpcClientTests(GrpcServerFixture fixture)
         var error = await Assert.ThrowsAsync<RpcException>(
             () => fixture.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(GrpcServerFixture.Bearer(Server.AccessToken)), new ServerLiveRequest()).ResponseAsync);
         Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task MessageLargerThanTheBodyLimit_IsResourceExhausted()
+    {
+        var port = FreePort.Next();
+        await using var server = await GatewayServer.StartAsync(fixture.Repository, "--Grpc:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Gateway:MaxRequestBodyBytes", "1024");
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var auth = GrpcServerFixture.Bearer(server.AccessToken);
+        Assert.Single((await client.ModelInferAsync(IdentityRequest(), auth)).Outputs);
+        var large = IdentityRequest();
+        large.Id = new string('x', 2000);
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(large, auth).ResponseAsync);
+        Assert.True(error.StatusCode == StatusCode.ResourceExhausted, error.Status.ToString());
+
+        // The REST address is bound in code beside the gRPC port and still serves.
+        using var rest = await server.Client.GetAsync("/v2/models/identity");
+        Assert.Equal(HttpStatusCode.OK, rest.StatusCode);
     }
 
     [Fact]
