@@ -310,6 +310,8 @@ test_all() {
     apt_ensure jq curl
     [ -n "${CHROMIUM:-}" ] || apt_ensure chromium   # CHROMIUM names another Chromium-based browser instead
     npm ci --prefix tests/apidocs --no-audit --no-fund --loglevel=error >&2
+    # The second gRPC client (@grpc/grpc-js), driven by tests/Gateway.FunctionalTests/Grpc.
+    npm ci --prefix tests/grpc-node --no-audit --no-fund --loglevel=error >&2
 
     services_start >&2
     local rc=0 project name

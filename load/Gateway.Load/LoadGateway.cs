@@ -20,9 +20,16 @@ internal sealed class LoadGateway : IDisposable
 
     private readonly GatewayProcess _gateway;
 
-    private LoadGateway(GatewayProcess gateway) => _gateway = gateway;
+    private LoadGateway(GatewayProcess gateway, int grpcPort)
+    {
+        _gateway = gateway;
+        GrpcAddress = new Uri($"http://127.0.0.1:{grpcPort}");
+    }
 
     public Uri BaseAddress => _gateway.Address;
+
+    /// <summary>The gRPC listener (Grpc:Port) the grpc-* scenarios call.</summary>
+    public Uri GrpcAddress { get; }
 
     public int Pid => _gateway.Pid;
 
@@ -42,7 +49,10 @@ internal sealed class LoadGateway : IDisposable
             info.Environment[key] = value;
         }
 
-        var gateway = new LoadGateway(GatewayProcess.Start(info));
+        // gRPC on its own port, always: the grpc-* scenarios share the server with the REST ones.
+        var grpcPort = FreePort.Next();
+        info.Arguments.Insert(1, "--Grpc:Port=" + grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var gateway = new LoadGateway(GatewayProcess.Start(info), grpcPort);
         lock (s_running)
         {
             s_running.Add(gateway);

@@ -12,7 +12,7 @@ internal sealed class LoadOptions
           --binary PATH          gateway binary to start (default artifacts/publish/gateway/gateway)
           --models DIR           fixtures with NAME.onnx and samples (default tests/fixtures/models)
           --out DIR              where results.md, results.csv, server-timing.csv and *.hgrm go (default artifacts/load)
-          --scenarios LIST       comma list of get, json-identity, binary-identity, binary-mobilenet (default: all)
+          --scenarios LIST       comma list of get, json-identity, binary-identity, binary-mobilenet, binary-mobilenet-batched, grpc-binary-identity, grpc-mobilenet (default: all)
           --duration S           measured seconds per run (default 5)
           --warmup S             warm-up seconds before each run, not recorded (default 2)
           --concurrency LIST     closed-model caller counts; 'sat' is --saturation (default 1,sat)

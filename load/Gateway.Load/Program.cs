@@ -81,7 +81,7 @@ try
     {
         foreach (var scenario in scenarios)
         {
-            var error = await scenario.CheckAsync(check);
+            var error = scenario.GrpcRequest is null ? await scenario.CheckAsync(check) : await scenario.CheckGrpcAsync(gateway.GrpcAddress);
             if (error is not null)
             {
                 Console.Error.WriteLine("Gateway.Load: pre-flight check failed: " + error);
@@ -107,7 +107,7 @@ try
                 WaitQuiet(gateway.Pid, options, report);
                 Console.Write($"{scenario.Name}, closed x{callers}{tag} ... ");
                 var cpu = CpuSnapshot.Take(gateway.Pid);
-                var run = await LoadModels.RunClosedAsync(scenario, gateway.BaseAddress, callers, options.WarmupSeconds, options.DurationSeconds);
+                var run = await LoadModels.RunClosedAsync(scenario, scenario.GrpcRequest is null ? gateway.BaseAddress : gateway.GrpcAddress, callers, options.WarmupSeconds, options.DurationSeconds);
                 run.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
                 run.Round = round;
                 report.Runs.Add(run);
@@ -121,7 +121,8 @@ try
                 rate = highest is null ? 0 : Math.Max(1, Math.Round(highest.Rps * options.RateFraction));
             }
 
-            if (rate > 0)
+            // The open model drives HTTP connections only; gRPC scenarios run closed.
+            if (rate > 0 && scenario.GrpcRequest is null)
             {
                 WaitQuiet(gateway.Pid, options, report);
                 Console.Write(string.Create(inv, $"{scenario.Name}, open {rate:0}/s{tag} ... "));

@@ -301,6 +301,11 @@ internal sealed class LoadReport
             }
         }
 
+        // gRPC against REST binary on the same server, in the same round (docs/GRPC.md targets:
+        // p50 at 1 caller no worse; mobilenet rps at 16 callers within 5%).
+        AddRatio(lines, "gRPC identity p50 / REST binary identity p50 at 1 caller", "µs", round => Pair(Find("grpc-binary-identity", "closed", 1, round), Find("binary-identity", "closed", 1, round), P50));
+        AddRatio(lines, $"gRPC mobilenet rps / REST binary mobilenet rps at {sat} callers", "rps", round => Pair(Find("grpc-mobilenet", "closed", sat, round), Find("binary-mobilenet", "closed", sat, round), static r => r.Rps));
+
         AddRatio(lines, "wrk: JSON infer p50 / GET p50 at 1 connection", "µs", round => PairWrk(FindWrk("json-identity", 1, round), FindWrk("get", 1, round), static w => w.Latency.P50));
         AddRatio(lines, $"wrk: JSON infer rps / GET rps at {sat} connections", "rps", round => PairWrk(FindWrk("json-identity", sat, round), FindWrk("get", sat, round), static w => w.Rps));
         return lines;

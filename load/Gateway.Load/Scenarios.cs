@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Gateway.Grpc.V2;
 using Gateway.Perf;
+using Grpc.Net.Client;
 
 namespace Gateway.Load;
 
@@ -39,6 +41,9 @@ internal sealed class Scenario
     /// <summary>Images carried by one request, for images/s; 0 when the figure means nothing.</summary>
     public int ImagesPerRequest { get; }
 
+    /// <summary>For grpc-* scenarios: the ModelInfer request sent over gRPC instead of HTTP.</summary>
+    public ModelInferRequest? GrpcRequest { get; private init; }
+
     public static Scenario Get() =>
         new("get", "GET /v2/health/live (constant, no body)", HttpMethod.Get, "/v2/health/live", [], null, 0, 0);
 
@@ -50,6 +55,28 @@ internal sealed class Scenario
         var (body, headerLength) = Samples.BinaryBody(sample);
         model ??= sample.Model;
         return new(name, $"POST /v2/models/{model}/infer, binary {sample.Inputs[0]}, binary output", HttpMethod.Post, $"/v2/models/{model}/infer", body, "application/octet-stream", headerLength, images);
+    }
+
+    /// <summary>ModelInfer over gRPC with <c>raw_input_contents</c> (outputs come back raw).</summary>
+    public static Scenario Grpc(string name, Sample sample, int images) =>
+        new(name, $"gRPC ModelInfer {sample.Model}, raw {sample.Inputs[0]}, raw output", HttpMethod.Post, "/inference.GRPCInferenceService/ModelInfer", [], null, 0, images)
+        {
+            GrpcRequest = GrpcSamples.Request(sample),
+        };
+
+    /// <summary>Checks one gRPC answer before a run: OK and some outputs.</summary>
+    public async Task<string?> CheckGrpcAsync(Uri address)
+    {
+        using var channel = GrpcChannel.ForAddress(address);
+        try
+        {
+            var response = await new GRPCInferenceService.GRPCInferenceServiceClient(channel).ModelInferAsync(GrpcRequest!);
+            return response.RawOutputContents.Count > 0 ? null : $"{Name}: the gRPC response has no outputs";
+        }
+        catch (global::Grpc.Core.RpcException ex)
+        {
+            return $"{Name}: ModelInfer on {address} failed: {ex.Status}";
+        }
     }
 
     public HttpRequestMessage CreateRequest()
@@ -103,13 +130,13 @@ internal sealed class Scenario
 /// <summary>The scenarios the runner knows, by name.</summary>
 internal static class ScenarioCatalog
 {
-    public static readonly string[] Names = ["get", "json-identity", "binary-identity", "binary-mobilenet", "binary-mobilenet-batched"];
+    public static readonly string[] Names = ["get", "json-identity", "binary-identity", "binary-mobilenet", "binary-mobilenet-batched", "grpc-binary-identity", "grpc-mobilenet"];
 
     /// <summary>The model a scenario needs in the repository, or null.</summary>
     public static string? ModelOf(string name) => name switch
     {
-        "json-identity" or "binary-identity" => "identity",
-        "binary-mobilenet" => "mobilenet_v2",
+        "json-identity" or "binary-identity" or "grpc-binary-identity" => "identity",
+        "binary-mobilenet" or "grpc-mobilenet" => "mobilenet_v2",
         "binary-mobilenet-batched" => "mobilenet_v2" + Samples.BatchedSuffix,
         _ => null,
     };
@@ -121,6 +148,8 @@ internal static class ScenarioCatalog
         "binary-identity" => Scenario.Binary(name, Samples.Load(fixtures, "identity", 0), 0),
         "binary-mobilenet" => Scenario.Binary(name, Samples.Load(fixtures, "mobilenet_v2", 0), 1),
         "binary-mobilenet-batched" => Scenario.Binary(name, Samples.Load(fixtures, "mobilenet_v2", 0), 1, "mobilenet_v2" + Samples.BatchedSuffix),
+        "grpc-binary-identity" => Scenario.Grpc(name, Samples.Load(fixtures, "identity", 0), 0),
+        "grpc-mobilenet" => Scenario.Grpc(name, Samples.Load(fixtures, "mobilenet_v2", 0), 1),
         _ => throw new ArgumentException($"unknown scenario {name}", nameof(name)),
     };
 }

@@ -15,11 +15,15 @@ public sealed class LoadModelsTests : IAsyncLifetime
     private string _repository = string.Empty;
     private WebApplication _app = null!;
     private Uri _address = null!;
+    private Uri _grpcAddress = null!;
 
     public async Task InitializeAsync()
     {
         _repository = ReferenceModels.CreateRepository("identity");
-        _app = GatewayHost.Build(["--urls", "http://127.0.0.1:0", "--model-repository", _repository, "--Logging:LogLevel:Default", "Warning", "--Auth:Mode", "none"]);
+        var grpcPort = FreePort.Next();
+        _grpcAddress = new Uri($"http://127.0.0.1:{grpcPort}");
+        _app = GatewayHost.Build(["--urls", "http://127.0.0.1:0", "--model-repository", _repository, "--Logging:LogLevel:Default", "Warning", "--Auth:Mode", "none",
+            "--Grpc:Port", grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         await _app.StartAsync();
         _address = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -58,6 +62,33 @@ public sealed class LoadModelsTests : IAsyncLifetime
         Assert.Equal(run.Data.Requests, run.Data.Latency.TotalCount);
         Assert.Equal(0, run.ErrorCount);
         Assert.True(run.Data.ResponseBytes > 0 || name == "get");
+    }
+
+    [Fact]
+    public async Task Closed_OverGrpc_RecordsEveryAnswer()
+    {
+        var scenario = ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory);
+        Assert.Null(await scenario.CheckGrpcAsync(_grpcAddress));
+
+        var run = await LoadModels.RunClosedAsync(scenario, _grpcAddress, callers: 2, warmupSeconds: 0, durationSeconds: 0.5);
+
+        Assert.True(run.Data.Requests >= 2);
+        Assert.Equal(run.Data.Requests, run.Data.Ok);
+        Assert.Equal(0, run.ErrorCount);
+        Assert.Equal(run.Data.Requests * 64, run.Data.ResponseBytes);
+    }
+
+    [Fact]
+    public async Task Closed_OverGrpc_CountsFailuresByCode()
+    {
+        // mobilenet_v2 is not in this repository: every call is NOT_FOUND.
+        var scenario = ScenarioCatalog.Create("grpc-mobilenet", ReferenceModels.FixturesDirectory);
+
+        var run = await LoadModels.RunClosedAsync(scenario, _grpcAddress, callers: 1, warmupSeconds: 0, durationSeconds: 0.3);
+
+        Assert.True(run.Data.Requests > 0);
+        Assert.Equal(0, run.Data.Ok);
+        Assert.Equal(run.Data.Requests, run.ErrorCount);
     }
 
     [Fact]

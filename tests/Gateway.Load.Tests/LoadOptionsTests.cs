@@ -16,7 +16,7 @@ public sealed class LoadOptionsTests : IDisposable
 
         Assert.NotNull(options);
         Assert.Equal(string.Empty, error);
-        Assert.Equal(["get", "json-identity", "binary-identity", "binary-mobilenet", "binary-mobilenet-batched"], options.Scenarios);
+        Assert.Equal(["get", "json-identity", "binary-identity", "binary-mobilenet", "binary-mobilenet-batched", "grpc-binary-identity", "grpc-mobilenet"], options.Scenarios);
         Assert.Equal([1, 16], options.Concurrency);
         Assert.True(double.IsNaN(options.Rate));
     }

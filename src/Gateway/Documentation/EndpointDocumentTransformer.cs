@@ -68,7 +68,9 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
         document.Paths = new OpenApiPaths();
         foreach (var endpoint in endpoints)
         {
-            if (endpoint is not RouteEndpoint route || route.RoutePattern.RawText is not { } pattern || IsFallback(route))
+            // gRPC methods are described by their proto file (docs/GRPC.md), not by OpenAPI.
+            if (endpoint is not RouteEndpoint route || route.RoutePattern.RawText is not { } pattern || IsFallback(route)
+                || endpoint.Metadata.GetMetadata<global::Grpc.AspNetCore.Server.GrpcMethodMetadata>() is not null)
             {
                 continue;
             }

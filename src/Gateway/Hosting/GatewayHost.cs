@@ -2,6 +2,7 @@ using Gateway.Abstractions;
 using Gateway.Auth;
 using Gateway.Backends.Onnx;
 using Gateway.Documentation;
+using Gateway.Grpc;
 #if WITH_TORCH
 using Gateway.Backends.Torch;
 #endif
@@ -74,11 +75,33 @@ public static class GatewayHost
             throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), [problem]);
         }
 
-        if (string.IsNullOrEmpty(builder.Configuration["urls"])
-            && string.IsNullOrEmpty(builder.Configuration["http_ports"])
-            && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        var grpc = builder.Configuration.GetSection(GrpcOptions.SectionName).Get<GrpcOptions>() ?? new GrpcOptions();
+        if (grpc.Validate() is { } grpcProblem)
         {
+            throw new OptionsValidationException(GrpcOptions.SectionName, typeof(GrpcOptions), [grpcProblem]);
+        }
+
+        var urls = builder.Configuration["urls"];
+        var kestrelEndpoints = builder.Configuration.GetSection("Kestrel:Endpoints").Exists();
+        if (string.IsNullOrEmpty(urls)
+            && string.IsNullOrEmpty(builder.Configuration["http_ports"])
+            && !kestrelEndpoints)
+        {
+            urls = DefaultUrl;
             builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        if (grpc.Enabled)
+        {
+            // The REST addresses are bound in code beside the gRPC port (GrpcSetup). Kestrel still
+            // logs once at start that it overrides --urls with them (known, harmless).
+            var ports = builder.Configuration["http_ports"];
+            var restUrls = kestrelEndpoints ? string.Empty
+                : !string.IsNullOrEmpty(urls) ? urls
+                : string.Join(';', (ports ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries).Select(static p => "http://*:" + p.Trim()));
+            builder.Configuration[WebHostDefaults.ServerUrlsKey] = string.Empty;
+            builder.Configuration[WebHostDefaults.HttpPortsKey] = string.Empty;
+            builder.AddGatewayGrpc(grpc, restUrls, options.MaxRequestBodyBytes);
         }
 
         builder.AddGatewayTelemetry();
@@ -115,16 +138,21 @@ public static class GatewayHost
         var app = builder.Build();
         app.UseGatewayTelemetry();
         app.UseGatewayAuth();
+        app.UseGatewayGrpc(grpc);
         app.MapGatewayTelemetry();
         app.MapV2();
         app.MapRepository();
         app.MapStatistics();
         app.MapAuth();
         app.MapGatewayDocumentation();
+        app.MapGatewayGrpc(grpc);
         // "{*path}", not MapFallback's default "{*path:nonfile}": a path that looks like a file
         // (/openapi/v2.json) gets the same 404 body as any other.
+        // A gRPC call to a service or method not served gets UNIMPLEMENTED, as from any gRPC server.
         app.MapFallback("{*path}", static context => HttpErrors.WriteAsync(
-            context, StatusCodes.Status404NotFound, $"no endpoint for {context.Request.Method} {context.Request.Path}"))
+            context,
+            GrpcStatusMap.IsGrpc(context.Request) ? StatusCodes.Status501NotImplemented : StatusCodes.Status404NotFound,
+            $"no endpoint for {context.Request.Method} {context.Request.Path}"))
             .Declare(EndpointAccess.Open, "404 with {\"error\"}", operation: null);
         RequireDeclarations(app);
         // PERF: start-up allocates about 10 MB (configuration, DI, telemetry, the identity

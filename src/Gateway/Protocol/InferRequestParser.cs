@@ -644,7 +644,7 @@ internal static class InferRequestParser
     }
 
     /// <summary>Checks an input's datatype and shape against the model and counts its elements.</summary>
-    private static string? Validate(InferRequest request, int index, DataType type, in TensorShape shape, out long elements)
+    internal static string? Validate(InferRequest request, int index, DataType type, in TensorShape shape, out long elements)
     {
         elements = 0;
         var spec = request.Model.Signature.Inputs[index];
@@ -714,7 +714,8 @@ internal static class InferRequestParser
         return null;
     }
 
-    private static string? CheckBytesFraming(string name, ReadOnlySpan<byte> data, long elements)
+    /// <summary>Checks that BYTES data holds exactly <paramref name="elements"/> length-prefixed elements.</summary>
+    internal static string? CheckBytesFraming(string name, ReadOnlySpan<byte> data, long elements)
     {
         var offset = 0;
         for (long e = 0; e < elements; e++)
@@ -1030,7 +1031,7 @@ internal static class InferRequestParser
         return DataTypes.TryParse(text[..length], out type);
     }
 
-    private static string InputNames(ModelSignature signature)
+    internal static string InputNames(ModelSignature signature)
     {
         var builder = new StringBuilder();
         foreach (var input in signature.Inputs)
@@ -1041,7 +1042,7 @@ internal static class InferRequestParser
         return builder.ToString();
     }
 
-    private static string OutputNames(ModelSignature signature)
+    internal static string OutputNames(ModelSignature signature)
     {
         var builder = new StringBuilder();
         foreach (var output in signature.Outputs)

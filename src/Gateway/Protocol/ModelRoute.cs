@@ -8,9 +8,14 @@ internal static class ModelRoute
 {
     public static bool TryResolve(HttpContext http, ModelRepository repository, out ModelVersion model, out int status, out string message)
     {
-        model = null!;
         var routeValues = http.Request.RouteValues;
-        var name = routeValues["model"] as string ?? string.Empty;
+        return TryResolve(repository, routeValues["model"] as string ?? string.Empty, routeValues["version"] as string, out model, out status, out message);
+    }
+
+    /// <summary>Resolves a model by name and optional version text (null or empty: the latest served).</summary>
+    public static bool TryResolve(ModelRepository repository, string name, string? versionText, out ModelVersion model, out int status, out string message)
+    {
+        model = null!;
         if (!repository.TryGetModel(name, out var served))
         {
             var reason = repository.UnavailableReason(name);
@@ -19,7 +24,7 @@ internal static class ModelRoute
             return false;
         }
 
-        if (routeValues["version"] is not string versionText)
+        if (string.IsNullOrEmpty(versionText))
         {
             model = served.Latest;
             status = StatusCodes.Status200OK;
@@ -46,9 +51,16 @@ internal static class ModelRoute
     /// </summary>
     public static bool TryAcquire(HttpContext http, ModelRepository repository, out ModelVersion model, out int status, out string message)
     {
+        var routeValues = http.Request.RouteValues;
+        return TryAcquire(repository, routeValues["model"] as string ?? string.Empty, routeValues["version"] as string, out model, out status, out message);
+    }
+
+    /// <summary><see cref="TryAcquire(HttpContext, ModelRepository, out ModelVersion, out int, out string)"/> by name and version text.</summary>
+    public static bool TryAcquire(ModelRepository repository, string name, string? versionText, out ModelVersion model, out int status, out string message)
+    {
         for (var attempt = 0; attempt < 4; attempt++)
         {
-            if (!TryResolve(http, repository, out model, out status, out message))
+            if (!TryResolve(repository, name, versionText, out model, out status, out message))
             {
                 return false;
             }

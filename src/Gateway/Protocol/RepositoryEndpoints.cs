@@ -74,12 +74,7 @@ internal static class RepositoryEndpoints
                 {
                     Name = status.Name,
                     Version = status.Version,
-                    State = status.State switch
-                    {
-                        ModelState.Ready => "READY",
-                        ModelState.Loading => "LOADING",
-                        _ => "UNAVAILABLE",
-                    },
+                    State = StateName(status.State),
                     Reason = status.Reason,
                 });
             }
@@ -115,6 +110,14 @@ internal static class RepositoryEndpoints
             new("repositoryUnload", "repository", "Unload a model", "Stops serving the model once the requests holding it finish.",
                 Reply.Json<EmptyResponse>(200, "Unloaded."), Reply.Error(404, "Unknown model.")));
     }
+
+    /// <summary>Triton's name for a model's state in the index.</summary>
+    public static string StateName(ModelState state) => state switch
+    {
+        ModelState.Ready => "READY",
+        ModelState.Loading => "LOADING",
+        _ => "UNAVAILABLE",
+    };
 
     private static Task WriteResultAsync(HttpContext context, RepositoryResult result)
     {

@@ -16,13 +16,16 @@ internal static class V2Endpoints
     /// <summary>Extensions listed by <c>GET /v2</c>: only what is implemented.</summary>
     public static readonly string[] Extensions = ["binary_tensor_data", "model_configuration", "model_repository", "schedule_policy", "statistics"];
 
+    /// <summary>The server's name in server metadata (REST and gRPC).</summary>
+    public const string ServerName = "inference-gateway";
+
     public static void MapV2(this IEndpointRouteBuilder app)
     {
         var repository = app.ServiceProvider.GetRequiredService<ModelRepository>();
         var infer = app.ServiceProvider.GetRequiredService<InferHandler>();
         var readiness = app.ServiceProvider.GetServices<IReadinessCheck>().ToArray();
         var serverMetadata = JsonSerializer.SerializeToUtf8Bytes(
-            new ServerMetadataResponse { Name = "inference-gateway", Version = ServerVersion, Extensions = Extensions },
+            new ServerMetadataResponse { Name = ServerName, Version = ServerVersion, Extensions = Extensions },
             V2JsonContext.Default.ServerMetadataResponse);
 
         app.MapGet("/v2/health/live", static context =>
@@ -155,7 +158,8 @@ internal static class V2Endpoints
             ]);
     }
 
-    private static string ServerVersion =>
+    /// <summary>The gateway's version (informational version without the commit).</summary>
+    public static string ServerVersion =>
         typeof(V2Endpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     private static Task WriteEmpty(HttpContext context)
