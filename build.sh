@@ -286,6 +286,24 @@ summarise() {
     echo "$passed $failed $skipped"
 }
 
+# The last line of a test run, "tests: N passed, N failed[, N skipped]", from the TRX files; the
+# exit status says whether all passed. $1 is the worst exit status of the dotnet test calls.
+summary_line() {
+    local rc=$1 passed failed skipped
+    read -r passed failed skipped < <(summarise)
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        # A test host that crashed writes no failing result; count the run as failed.
+        failed=1
+    fi
+    if [ "$skipped" -gt 0 ]; then
+        echo "tests: $passed passed, $failed failed, $skipped skipped"
+    else
+        echo "tests: $passed passed, $failed failed"
+    fi
+    # A skipped test is a failed one here: CI must run everything (the Torch tests included).
+    [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
+}
+
 test_all() {
     rm -rf "$RESULTS_DIR"
     mkdir -p "$RESULTS_DIR"
@@ -337,18 +355,7 @@ test_all() {
     # Stopped before the summary, so that the summary is the last line of the whole output.
     services_stop >&2
     engine_stop >&2
-    read -r passed failed skipped < <(summarise)
-    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-        # A test host that crashed writes no failing result; count the run as failed.
-        failed=1
-    fi
-    if [ "$skipped" -gt 0 ]; then
-        echo "tests: $passed passed, $failed failed, $skipped skipped"
-    else
-        echo "tests: $passed passed, $failed failed"
-    fi
-    # A skipped test is a failed one here: CI must run everything (the Torch tests included).
-    [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
+    summary_line "$rc"
 }
 
 # The fast loop: the unit-test projects of tests/unit-tests.slnf, which need no published binary,
@@ -369,16 +376,7 @@ test_fast() {
             --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
             --results-directory "$RESULTS_DIR" >&2 || rc=$?
     done
-    read -r passed failed skipped < <(summarise)
-    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-        failed=1
-    fi
-    if [ "$skipped" -gt 0 ]; then
-        echo "tests: $passed passed, $failed failed, $skipped skipped"
-    else
-        echo "tests: $passed passed, $failed failed"
-    fi
-    [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
+    summary_line "$rc"
 }
 
 bench() {

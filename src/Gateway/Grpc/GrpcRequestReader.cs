@@ -20,7 +20,6 @@ internal static class GrpcRequestReader
     /// <summary>Returns null on success, else the message for <c>INVALID_ARGUMENT</c>.</summary>
     public static string? Read(ModelInferRequest message, InferRequest request)
     {
-        var signature = request.Model.Signature;
         var error = ReadParameters(message.Parameters, request);
         if (error is not null)
         {
@@ -48,25 +47,10 @@ internal static class GrpcRequestReader
             }
         }
 
-        for (var i = 0; i < signature.Inputs.Count; i++)
+        error = InferRequestParser.CheckInputsComplete(request);
+        if (error is not null)
         {
-            if (!request.Inputs[i].Present)
-            {
-                return $"missing input '{signature.Inputs[i].Name}' ({signature.Inputs[i].DataType.Name()} {signature.Inputs[i].Shape})";
-            }
-        }
-
-        // Batched models: every input must agree on the batch dimension.
-        if (request.Model.MaxBatchSize > 0)
-        {
-            var rows = request.Inputs[0].Shape[0];
-            for (var i = 1; i < signature.Inputs.Count; i++)
-            {
-                if (request.Inputs[i].Shape[0] != rows)
-                {
-                    return $"input '{signature.Inputs[i].Name}' has batch size {request.Inputs[i].Shape[0]}, but input '{signature.Inputs[0].Name}' has {rows}";
-                }
-            }
+            return error;
         }
 
         return ReadOutputs(message.Outputs, request);

@@ -940,14 +940,13 @@ internal static class InferRequestParser
         return isInput ? signature.FindInput(name[..length]) : signature.FindOutput(name[..length]);
     }
 
-    private static string? Complete(InferRequest request, ref ParseState state)
+    /// <summary>
+    /// Every input of the signature given, and (batched models) all with the same batch size:
+    /// the checks after the inputs are read, shared by REST and gRPC. Null when so, else why not.
+    /// </summary>
+    internal static string? CheckInputsComplete(InferRequest request)
     {
         var signature = request.Model.Signature;
-        if (!state.SawInputs)
-        {
-            return "the request has no 'inputs'";
-        }
-
         for (var i = 0; i < signature.Inputs.Count; i++)
         {
             if (!request.Inputs[i].Present)
@@ -967,6 +966,22 @@ internal static class InferRequestParser
                     return $"input '{signature.Inputs[i].Name}' has batch size {request.Inputs[i].Shape[0]}, but input '{signature.Inputs[0].Name}' has {rows}";
                 }
             }
+        }
+
+        return null;
+    }
+
+    private static string? Complete(InferRequest request, ref ParseState state)
+    {
+        if (!state.SawInputs)
+        {
+            return "the request has no 'inputs'";
+        }
+
+        var missing = CheckInputsComplete(request);
+        if (missing is not null)
+        {
+            return missing;
         }
 
         if (state.HasBinaryHeader && state.BinaryOffset != state.Binary.Length)

@@ -8,7 +8,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Gateway.Testing;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace Gateway.DeployTests.ScaleOut;
@@ -63,8 +62,8 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IAsyncLifetime
             ["Auth__JwtSigningKeys"] = "k1:" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)),
             ["Auth__BootstrapAdminPassword"] = AdminPassword,
             ["Auth__BcryptWorkFactor"] = "4",
-            ["Storage__Postgres"] = await CreateDatabaseAsync(),
-            ["Redis__Configuration"] = Required("GATEWAY_TEST_REDIS"),
+            ["Storage__Postgres"] = await TestServices.CreatePostgresDatabaseAsync(),
+            ["Redis__Configuration"] = TestServices.Redis,
             ["Redis__Channel"] = channel,
             ["Redis__KeyPrefix"] = channel + ":",
             // Rate limits stay on (a Redis bucket shared by the replicas) but above what the load sends.
@@ -370,27 +369,5 @@ public sealed class ScaleOutTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(response.IsSuccessStatusCode, $"login at {address}: {(int)response.StatusCode} {text}");
         using var json = JsonDocument.Parse(text);
         return (json.RootElement.GetProperty("access_token").GetString()!, json.RootElement.GetProperty("refresh_token").GetString()!);
-    }
-
-    private static string Required(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
-        ? value
-        : throw new InvalidOperationException($"{name} is not set: run ./build.sh test, which starts PostgreSQL 15 and Redis 7 on loopback and exports it");
-
-    /// <summary>A fresh database on the test server, so the replicas share it with nobody else.</summary>
-    private static async Task<string> CreateDatabaseAsync()
-    {
-        var server = Required("GATEWAY_TEST_POSTGRES");
-        var name = "gw_scale_" + Guid.NewGuid().ToString("N");
-        await using (var connection = new NpgsqlConnection(server))
-        {
-            await connection.OpenAsync();
-            await using var command = connection.CreateCommand();
-#pragma warning disable CA2100 // The name is a GUID made here, not input.
-            command.CommandText = $"CREATE DATABASE {name}";
-#pragma warning restore CA2100
-            await command.ExecuteNonQueryAsync();
-        }
-
-        return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
     }
 }
