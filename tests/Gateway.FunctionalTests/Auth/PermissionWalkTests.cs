@@ -132,8 +132,12 @@ public sealed class PermissionWalkTests : IAsyncLifetime
     [Fact]
     public void DocsTable_IsTheMatrixOfTheRunningServer()
     {
-        var docs = File.ReadAllText(Path.Combine(ReferenceModels.RepositoryRoot, "docs", "AUTH.md")).ReplaceLineEndings("\n");
+        // This server serves no gRPC (Grpc:Port unset): the doc's gRPC rows, checked against a host
+        // with gRPC on by EndpointDeclarationTests, are left out of the comparison.
+        var docs = string.Join('\n', File.ReadAllText(Path.Combine(ReferenceModels.RepositoryRoot, "docs", "AUTH.md")).ReplaceLineEndings("\n")
+            .Split('\n').Where(static line => !line.Contains("`/inference.GRPCInferenceService/", StringComparison.Ordinal)));
         var table = PermissionMatrix.ToMarkdown(PermissionMatrix.FromEndpoints(_server.Services.GetServices<EndpointDataSource>().SelectMany(static s => s.Endpoints)));
+        Assert.DoesNotContain("GRPCInferenceService", table, StringComparison.Ordinal);
         Assert.True(docs.Contains(table, StringComparison.Ordinal), "docs/AUTH.md must hold the permission matrix exactly as the endpoints declare it:\n" + table);
     }
 
