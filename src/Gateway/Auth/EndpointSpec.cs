@@ -134,15 +134,24 @@ internal static class EndpointDeclarations
     public static TBuilder Declare<TBuilder>(this TBuilder builder, EndpointAccess access, string what, OperationSpec? operation, RateClass? rate = null)
         where TBuilder : IEndpointConventionBuilder
     {
+        var spec = Spec(access, what, operation, rate);
+        builder.Add(endpoint => endpoint.Metadata.Add(spec));
+        return builder;
+    }
+
+    /// <summary>
+    /// The declaration <see cref="Declare"/> adds, for endpoints whose metadata is built by hand
+    /// (gRPC methods): the rate class defaults as there, and an open endpoint charges nobody.
+    /// </summary>
+    public static EndpointSpec Spec(EndpointAccess access, string what, OperationSpec? operation, RateClass? rate = null)
+    {
         var charged = rate ?? (access.Kind == AccessKind.Open ? RateClass.None : RateClass.Caller);
         if (access.Kind == AccessKind.Open && charged != RateClass.None)
         {
             throw new ArgumentException("an open endpoint has no caller whose bucket it could charge", nameof(rate));
         }
 
-        var spec = new EndpointSpec(access, charged, what, operation);
-        builder.Add(endpoint => endpoint.Metadata.Add(spec));
-        return builder;
+        return new EndpointSpec(access, charged, what, operation);
     }
 
     /// <summary>Endpoints of <paramref name="endpoints"/> that carry no <see cref="EndpointSpec"/>, as <c>METHOD pattern</c>.</summary>

@@ -127,7 +127,7 @@ internal static class GrpcSetup
                     // A method without a row stays undeclared, and start-up fails naming it.
                     if (s_methods.TryGetValue(method.Method.Name, out var declared))
                     {
-                        endpoint.Metadata.Add(Spec(declared.Access, declared.What));
+                        endpoint.Metadata.Add(EndpointDeclarations.Spec(declared.Access, declared.What, operation: null));
                     }
 
                     return;
@@ -135,12 +135,9 @@ internal static class GrpcSetup
             }
 
             // Grpc.AspNetCore's endpoint for a method the service does not implement: answered UNIMPLEMENTED.
-            endpoint.Metadata.Add(Spec(EndpointAccess.Open, "gRPC method not served: UNIMPLEMENTED"));
+            endpoint.Metadata.Add(EndpointDeclarations.Spec(EndpointAccess.Open, "gRPC method not served: UNIMPLEMENTED", operation: null));
         });
     }
-
-    private static EndpointSpec Spec(EndpointAccess access, string what) =>
-        new(access, access.Kind == AccessKind.Open ? RateClass.None : RateClass.Caller, what, Operation: null);
 
     private static void Listen(KestrelServerOptions kestrel, IPAddress? address, int port, Action<ListenOptions>? configure)
     {
