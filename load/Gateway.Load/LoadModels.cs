@@ -42,6 +42,9 @@ internal sealed class RunResult
 
     /// <summary>How the cores were used over the run, warm-up included.</summary>
     public CpuUse Cpu { get; set; }
+
+    /// <summary>The model's statistics sampled during the run (warm-up included), for the batch-size picture; empty when not sampled.</summary>
+    public List<StatsSample> Stats { get; set; } = [];
 }
 
 /// <summary>
@@ -97,7 +100,7 @@ internal static partial class LoadModels
                 tasks[i] = Task.Run(() => CallerAsync(client, scenario, measureFrom, stopAt));
             }
 
-            var total = new Collector();
+            var total = new Collector(measureFrom);
             foreach (var collector in await Task.WhenAll(tasks))
             {
                 total.Add(collector);
@@ -135,7 +138,7 @@ internal static partial class LoadModels
                 tasks[i] = Task.Run(() => GrpcCallerAsync(client, scenario.GrpcRequest!, measureFrom, stopAt));
             }
 
-            var total = new Collector();
+            var total = new Collector(measureFrom);
             foreach (var collector in await Task.WhenAll(tasks))
             {
                 total.Add(collector);
@@ -154,7 +157,7 @@ internal static partial class LoadModels
 
     private static async Task<Collector> GrpcCallerAsync(GRPCInferenceService.GRPCInferenceServiceClient client, ModelInferRequest request, long measureFrom, long stopAt)
     {
-        var collector = new Collector();
+        var collector = new Collector(measureFrom);
         while (true)
         {
             var sent = Stopwatch.GetTimestamp();
@@ -191,7 +194,7 @@ internal static partial class LoadModels
 
     private static async Task<Collector> CallerAsync(HttpClient client, Scenario scenario, long measureFrom, long stopAt)
     {
-        var collector = new Collector();
+        var collector = new Collector(measureFrom);
         var drain = new byte[64 * 1024];
         while (true)
         {
@@ -218,12 +221,12 @@ internal static partial class LoadModels
     public static async Task<RunResult> RunOpenAsync(Scenario scenario, Uri baseAddress, double rate, int connections, double warmupSeconds, double durationSeconds)
     {
         using var client = CreateClient(baseAddress, connections);
-        var collector = new Collector();
         var gate = new Lock();
         var total = (long)Math.Round((warmupSeconds + durationSeconds) * rate);
         var interval = Stopwatch.Frequency / rate;
         var start = Stopwatch.GetTimestamp() + Hdr.SecondsToTicks(0.01);
         var measureFrom = start + Hdr.SecondsToTicks(warmupSeconds);
+        var collector = new Collector(measureFrom);
         var outstanding = 1L;
         long notSent = 0;
         var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

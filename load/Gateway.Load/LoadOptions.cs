@@ -11,7 +11,8 @@ internal sealed class LoadOptions
 
           --binary PATH          gateway binary to start (default artifacts/publish/gateway/gateway)
           --models DIR           fixtures with NAME.onnx and samples (default tests/fixtures/models)
-          --out DIR              where results.md, results.csv, server-timing.csv and *.hgrm go (default artifacts/load)
+          --out DIR              where results.md, report.html (pictures), *.svg, results.csv, server-timing.csv and
+                                 *.hgrm go (default artifacts/load)
           --scenarios LIST       comma list of get, json-identity, binary-identity, binary-mobilenet, binary-mobilenet-batched, grpc-binary-identity, grpc-mobilenet (default: all)
           --duration S           measured seconds per run (default 5)
           --warmup S             warm-up seconds before each run, not recorded (default 2)
@@ -35,6 +36,8 @@ internal sealed class LoadOptions
                                  0.25 cores (the box may be shared; default 5; 0 skips)
           --repeat N             run every scenario N times, interleaved, and report each ratio as the median
                                  of the per-round ratios (default 1)
+          --sample-stats on|off  read the model's statistics every 0.25 s during a run, for the batch-size
+                                 picture (default on)
           --label TEXT           a label written into the reports
         """;
 
@@ -82,6 +85,8 @@ internal sealed class LoadOptions
     public double QuietWaitSeconds { get; private set; } = 5;
 
     public int Repeat { get; private set; } = 1;
+
+    public bool SampleStats { get; private set; } = true;
 
     /// <summary>The arguments as given, for the reports.</summary>
     public string CommandLine { get; private set; } = string.Empty;
@@ -161,6 +166,7 @@ internal sealed class LoadOptions
                 case "--rate-fraction": if (!TryPositive(arg, value, out var rf, out error)) { return null; } options.RateFraction = rf; break;
                 case "--connections": if (!TryCount(arg, value, 1, 4096, out var c, out error)) { return null; } options.Connections = c; break;
                 case "--wrk": if (!TryOnOff(arg, value, out var wrk, out error)) { return null; } options.Wrk = wrk; break;
+                case "--sample-stats": if (!TryOnOff(arg, value, out var ss, out error)) { return null; } options.SampleStats = ss; break;
                 case "--inprocess": if (!TryOnOff(arg, value, out var ip, out error)) { return null; } options.InProcess = ip; break;
                 case "--startup-runs": if (!TryCount(arg, value, 0, 1000, out var sr, out error)) { return null; } options.StartupRuns = sr; break;
                 case "--sample-repository": options.SampleRepository = value; break;

@@ -107,8 +107,10 @@ try
                 WaitQuiet(gateway.Pid, options, report);
                 Console.Write($"{scenario.Name}, closed x{callers}{tag} ... ");
                 var cpu = CpuSnapshot.Take(gateway.Pid);
+                var sampler = StartSampler(scenario, gateway.BaseAddress, options);
                 var run = await LoadModels.RunClosedAsync(scenario, scenario.GrpcRequest is null ? gateway.BaseAddress : gateway.GrpcAddress, callers, options.WarmupSeconds, options.DurationSeconds);
                 run.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
+                run.Stats = await StopSampler(sampler);
                 run.Round = round;
                 report.Runs.Add(run);
                 PrintRun(run);
@@ -127,8 +129,10 @@ try
                 WaitQuiet(gateway.Pid, options, report);
                 Console.Write(string.Create(inv, $"{scenario.Name}, open {rate:0}/s{tag} ... "));
                 var cpu = CpuSnapshot.Take(gateway.Pid);
+                var sampler = StartSampler(scenario, gateway.BaseAddress, options);
                 var run = await LoadModels.RunOpenAsync(scenario, gateway.BaseAddress, rate, options.Connections, options.WarmupSeconds, options.DurationSeconds);
                 run.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
+                run.Stats = await StopSampler(sampler);
                 run.Round = round;
                 report.Runs.Add(run);
                 PrintRun(run);
@@ -172,8 +176,25 @@ foreach (var line in report.Ratios())
 }
 
 report.WriteFiles(options.Out);
-Console.WriteLine($"\nwritten: {Path.GetFullPath(Path.Combine(options.Out, "results.md"))}, results.csv, server-timing.csv, *.hgrm");
+Console.WriteLine($"\nwritten: {Path.GetFullPath(Path.Combine(options.Out, "results.md"))}, report.html, *.svg, results.csv, server-timing.csv, *.hgrm");
 return 0;
+
+// The model's statistics, read during the run for the batch-size picture (scenarios with a model only).
+static StatsSampler? StartSampler(Scenario scenario, Uri address, LoadOptions options) =>
+    options.SampleStats && ScenarioCatalog.ModelOf(scenario.Name) is { } model ? StatsSampler.Start(address, model) : null;
+
+static async Task<List<StatsSample>> StopSampler(StatsSampler? sampler)
+{
+    if (sampler is null)
+    {
+        return [];
+    }
+
+    await using (sampler)
+    {
+        return await sampler.StopAsync();
+    }
+}
 
 // Waits (up to --quiet-wait) until other processes leave the cores alone, so a shared machine's
 // builds do not land in the figures unnoticed; a run that could not wait is noted.

@@ -44,7 +44,27 @@ internal readonly record struct Percentiles(long Count, double P50, double P90, 
 /// </summary>
 internal sealed class Collector
 {
+    /// <summary>Width of one bucket of <see cref="Completions"/>: also the statistics sampling interval.</summary>
+    public const double BucketSeconds = 0.25;
+
+    /// <summary>A collector without a time origin: it keeps no <see cref="Completions"/> timeline.</summary>
+    public Collector()
+    {
+    }
+
+    /// <summary>A collector whose <see cref="Completions"/> count from <paramref name="origin"/> (a Stopwatch timestamp: the start of the measured window).</summary>
+    public Collector(long origin)
+    {
+        Origin = origin;
+    }
+
     public LongHistogram Latency { get; } = Hdr.Create();
+
+    /// <summary>Stopwatch timestamp the timeline counts from; 0 when there is none.</summary>
+    public long Origin { get; private set; }
+
+    /// <summary>Recorded completions per <see cref="BucketSeconds"/> after <see cref="Origin"/>, for the requests-per-second picture.</summary>
+    public List<long> Completions { get; } = [];
 
     /// <summary>Open model: from the actual send to the last byte (latency counts from the schedule).</summary>
     public LongHistogram ServiceTime { get; } = Hdr.Create();
@@ -71,6 +91,17 @@ internal sealed class Collector
         ResponseBytes += outcome.Bytes;
         LastCompletion = Math.Max(LastCompletion, completedAt);
         Hdr.Record(Latency, latencyNanoseconds);
+        if (Origin != 0 && completedAt >= Origin)
+        {
+            var bucket = (int)((completedAt - Origin) / (BucketSeconds * Stopwatch.Frequency));
+            while (Completions.Count <= bucket)
+            {
+                Completions.Add(0);
+            }
+
+            Completions[bucket]++;
+        }
+
         if (outcome.Status == 200)
         {
             Ok++;
@@ -110,6 +141,21 @@ internal sealed class Collector
             }
 
             mine.Add(histogram);
+        }
+
+        // Callers of one run share its origin: their timelines add bucket by bucket.
+        if (other.Completions.Count > 0)
+        {
+            Origin = Origin == 0 ? other.Origin : Origin;
+            for (var i = 0; i < other.Completions.Count; i++)
+            {
+                if (Completions.Count <= i)
+                {
+                    Completions.Add(0);
+                }
+
+                Completions[i] += other.Completions[i];
+            }
         }
 
         Ok += other.Ok;

@@ -86,6 +86,14 @@ internal sealed class LoadReport
         File.WriteAllText(Path.Combine(directory, "results.md"), Markdown());
         File.WriteAllText(Path.Combine(directory, "results.csv"), Csv());
         File.WriteAllText(Path.Combine(directory, "server-timing.csv"), ServerTimingCsv());
+
+        // The pictures: one self-contained page, and each picture as its own .svg for documents.
+        File.WriteAllText(Path.Combine(directory, "report.html"), Pictures.HtmlText(this));
+        foreach (var chart in Pictures.Charts(this))
+        {
+            File.WriteAllText(Path.Combine(directory, chart.Name + ".svg"), Pictures.SvgText(chart));
+        }
+
         foreach (var run in Runs)
         {
             using var writer = new StreamWriter(Path.Combine(directory, $"{run.Scenario.Name}-{run.Model}-{(run.Model == "closed" ? run.Callers : (int)run.Rate)}-r{run.Round}.hgrm"));

@@ -1,6 +1,7 @@
 using Gateway.Hosting;
 using Gateway.Load;
 using Gateway.Testing;
+using System.Xml.Linq;
 using HdrHistogram;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -103,6 +104,104 @@ public sealed class LoadModelsTests : IAsyncLifetime
         Assert.Equal(0, run.Data.Ok);
         Assert.Equal(run.Data.Requests, run.Data.Errors["404"]);
         Assert.Equal(run.Data.Requests, run.ErrorCount);
+    }
+
+    [Fact]
+    public async Task Run_WritesAPageWithOneCurvePerScenarioThatMatchesItsHistogram()
+    {
+        var binary = Path.GetTempFileName();
+        var output = Directory.CreateTempSubdirectory("gateway-load-pictures-").FullName;
+        try
+        {
+            var options = LoadOptions.Parse(["--binary", binary, "--models", ReferenceModels.FixturesDirectory, "--scenarios", "get,json-identity", "--repo-models", "identity"], out var error);
+            Assert.True(options is not null, error);
+            var report = new LoadReport { Options = options, StartedUtc = DateTime.UtcNow };
+            foreach (var name in options.Scenarios)
+            {
+                var scenario = ScenarioCatalog.Create(name, ReferenceModels.FixturesDirectory);
+                var sampler = ScenarioCatalog.ModelOf(name) is { } model ? StatsSampler.Start(_address, model) : null;
+                var run = await LoadModels.RunClosedAsync(scenario, _address, callers: 2, warmupSeconds: 0.3, durationSeconds: 1);
+                if (sampler is not null)
+                {
+                    await using (sampler)
+                    {
+                        run.Stats = await sampler.StopAsync();
+                    }
+                }
+
+                // Every recorded answer lands in one bucket of the timeline.
+                Assert.Equal(run.Data.Requests, run.Data.Completions.Sum());
+                report.Runs.Add(run);
+            }
+
+            report.WriteFiles(output);
+
+            // Well-formed: an XML parser reads the whole page, the inline SVG included.
+            var page = XDocument.Load(Path.Combine(output, "report.html"));
+            XNamespace svg = "http://www.w3.org/2000/svg";
+            Assert.DoesNotContain(page.Descendants(), static e => e.Name.LocalName is "script" or "img" or "link");
+            Assert.DoesNotContain("http://", File.ReadAllText(Path.Combine(output, "report.html")).Replace("http://www.w3.org/", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+
+            var latency = page.Descendants().Single(static e => (string?)e.Attribute("id") == "latency-closed-x2");
+            var curves = latency.Descendants(svg + "polyline").ToList();
+            Assert.Equal(["get", "json-identity"], curves.Select(static c => (string)c.Attribute("data-scenario")!));
+            foreach (var curve in curves)
+            {
+                var name = (string)curve.Attribute("data-scenario")!;
+                var percentiles = Numbers((string)curve.Attribute("data-percentiles")!);
+                var values = Numbers((string)curve.Attribute("data-us")!);
+                var hgrm = ReadHgrm(Path.Combine(output, $"{name}-closed-2-r1.hgrm"));
+                Assert.Equal(hgrm.Count, percentiles.Length);
+                Assert.Equal(hgrm.Count, values.Length);
+                Assert.Equal(hgrm.Count, ((string)curve.Attribute("points")!).Split(' ').Length);
+                for (var i = 0; i < hgrm.Count; i++)
+                {
+                    Assert.Equal(hgrm[i].Microseconds, values[i], 0.001);
+                    Assert.Equal(hgrm[i].Fraction * 100, percentiles[i], 1e-9);
+                }
+
+                var run = report.Runs.Single(r => r.Scenario.Name == name);
+                Assert.Equal(run.Data.Latency.GetMaxValue(), values[^1] * 1000, run.Data.Latency.GetMaxValue() / 1000.0);
+            }
+
+            // One requests-per-second curve per scenario, and the batch sizes the server formed:
+            // identity is not batched, so every execution held one row.
+            var rps = page.Descendants().Single(static e => (string?)e.Attribute("id") == "rps-closed-x2").Descendants(svg + "polyline").ToList();
+            Assert.Equal(["get", "json-identity"], rps.Select(static c => (string)c.Attribute("data-scenario")!));
+            var batch = page.Descendants().Single(static e => (string?)e.Attribute("id") == "batch-closed-x2").Descendants(svg + "polyline").Single();
+            Assert.Equal("json-identity", (string)batch.Attribute("data-scenario")!);
+            var rows = ((string)batch.Attribute("data-rows")!).Split(' ').Select(static p => double.Parse(p.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.NotEmpty(rows);
+            Assert.All(rows, static r => Assert.Equal(1.0, r));
+
+            // Each picture also stands alone, for documents.
+            Assert.Equal(svg + "svg", XDocument.Load(Path.Combine(output, "latency-closed-x2.svg")).Root!.Name);
+        }
+        finally
+        {
+            File.Delete(binary);
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    private static double[] Numbers(string text) =>
+        text.Split(' ').Select(static v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>The rows of an .hgrm file: value (µs) and percentile as a fraction, as HdrHistogram printed them.</summary>
+    private static List<(double Microseconds, double Fraction)> ReadHgrm(string path)
+    {
+        var rows = new List<(double, double)>();
+        foreach (var line in File.ReadLines(path))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length is 3 or 4 && double.TryParse(parts[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                && double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var fraction))
+            {
+                rows.Add((value, fraction));
+            }
+        }
+
+        return rows;
     }
 
     [Fact]

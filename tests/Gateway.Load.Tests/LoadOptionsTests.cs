@@ -19,6 +19,7 @@ public sealed class LoadOptionsTests : IDisposable
         Assert.Equal(["get", "json-identity", "binary-identity", "binary-mobilenet", "binary-mobilenet-batched", "grpc-binary-identity", "grpc-mobilenet"], options.Scenarios);
         Assert.Equal([1, 16], options.Concurrency);
         Assert.True(double.IsNaN(options.Rate));
+        Assert.True(options.SampleStats);
     }
 
     [Fact]
@@ -42,6 +43,7 @@ public sealed class LoadOptionsTests : IDisposable
     [InlineData("--concurrency", "1,x", "--concurrency must be an integer")]
     [InlineData("--rate", "-5", "--rate must be a positive number")]
     [InlineData("--wrk", "maybe", "--wrk must be on or off")]
+    [InlineData("--sample-stats", "yes", "--sample-stats must be on or off")]
     [InlineData("--server-env", "NOEQUALS", "--server-env wants NAME=VALUE")]
     [InlineData("--bogus", "1", "unknown option '--bogus'")]
     [InlineData("--repo-models", "identity", "scenario binary-mobilenet needs model mobilenet_v2")]
