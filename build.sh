@@ -6,7 +6,7 @@
 #   ./build.sh publish              the Native-AOT binary at artifacts/publish/gateway/gateway, zero warnings
 #   ./build.sh bench [filter]       BenchmarkDotNet suites in bench/
 #   ./build.sh load [args]          the standard load scenarios in load/ against the AOT binary
-#   ./build.sh gate                 CI's performance gate: short bench and load runs against bench/thresholds.json
+#   ./build.sh gate                 CI's performance gate: short bench and load runs against bench/thresholds.json, and the GPU check's measuring part on the CPU
 #   ./build.sh image [cpu|cpu-torch]  the container images inference-gateway:cpu and :cpu-torch, with their gzip sizes
 #   ./build.sh deploy IMAGE         update the compose stack on DOCKER_HOST to IMAGE, smoke test, roll back on failure
 #   ./build.sh demo [--soak-seconds N]  the compose stack (two replicas, nginx, PostgreSQL, Redis, Prometheus): tour, then a soak (600 s)
@@ -425,12 +425,18 @@ check_thresholds() {
 }
 
 # CI's performance gate, runnable here: the short BenchmarkDotNet run (the default job), the load
-# scenarios at 5 s each once, then the comparison with bench/thresholds.json.
+# scenarios at 5 s each once (their pictures, artifacts/load/report.html, go up with the results),
+# then the comparison with bench/thresholds.json, then a short run of the GPU check on the CPU.
 gate() {
     [ -x "$PUBLISH_DIR/gateway" ] || publish
     bench '*'
     load --duration 5 --repeat 1
     check_thresholds
+    # The measuring part of the GPU check, briefly on the CPU (about 30 s): the GPU table is only
+    # worth a lent machine if the script still runs end to end. No figure of it is gated.
+    log "GPU check's measuring part on the CPU (scripts/gpu-check.sh run-local, short legs)"
+    GATEWAY_BIN="$PUBLISH_DIR/gateway" MODELS=bert_tiny CALLERS="1 8" RAW_BATCHES="1 8" LEG_SECONDS=1 WARMUP_SECONDS=0.5 \
+        "$ROOT/scripts/gpu-check.sh" run-local
 }
 
 # Updates the compose stack on DOCKER_HOST to an image with a smoke test and a rollback

@@ -10,12 +10,17 @@ using Gateway.Backends.Onnx;
 using Gateway.Backends.Torch;
 using TorchSharp;
 
-// Images (rows) per second, as medians of one-second windows after a warm-up:
+// Images (rows) per second, as medians of one-second windows after a warm-up (--warmup S, default 2):
 //   raw   --backend torch|onnx --model FILE [--batch 1] [--device cpu|cuda:N] [--shape 3,224,224] [--seconds 20] [--libtorch DIR] [--threads 0]
 //         the model in this process, no HTTP: TorchSharp's forward on a ready input tensor, or
-//         the ONNX backend's runner on a host tensor (what the gateway calls)
+//         the ONNX backend's runner on a host tensor (what the gateway calls); --via runner: the
+//         Torch backend's runner instead of TorchSharp's forward
 //   http  --url URL --model NAME [--batch 1] [--concurrency 1] [--shape 3,224,224] [--seconds 20]
 //         binary-extension FP32 requests of one batch each against a running gateway
+//   --inputs DIR/NAME.sK (raw and http): the reference sample's inputs (any datatype, several
+//         inputs: bert_tiny), repeated along the first dimension to --batch, instead of random images.
+//   Both also print one "LEG key=value ..." line: rows/s, p50/p99 per run or request (ms) and,
+//   for http, the mean batch the server formed (inference_count / execution_count over the window).
 //   check --url URL --fixtures DIR [--suffix ""] [--tolerance 1e-4]
 //         every reference sample through the gateway; exit code 1 on any mismatch
 var command = args.Length > 0 ? args[0] : string.Empty;
@@ -53,6 +58,8 @@ internal sealed class Options(Dictionary<string, string> values)
 
     public int Int(string name, int fallback) => values.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
 
+    public double Double(string name, double fallback) => values.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
     public long[] Shape(int batch)
     {
         var rest = Get("shape", "3,224,224").Split(',');
@@ -70,7 +77,28 @@ internal sealed class Options(Dictionary<string, string> values)
 /// <summary>Collects per-window rates and reports their median.</summary>
 internal static class Windows
 {
-    public const double WarmupSeconds = 2;
+    public static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>The value at <paramref name="percentile"/> of Stopwatch durations, in milliseconds (nearest rank).</summary>
+    public static double Percentile(List<long> ticks, double percentile)
+    {
+        if (ticks.Count == 0)
+        {
+            return 0;
+        }
+
+        ticks.Sort();
+        var rank = (int)Math.Ceiling(percentile / 100 * ticks.Count) - 1;
+        return ticks[Math.Clamp(rank, 0, ticks.Count - 1)] * 1000.0 / Stopwatch.Frequency;
+    }
+
+    /// <summary>The machine-readable line scripts/gpu-check.sh builds its table from.</summary>
+    public static string Leg(string kind, string fields, List<double> rates, List<long> latencies) =>
+        string.Create(CultureInfo.InvariantCulture, $"LEG {kind} {fields} rows_per_s={Median(rates):F2} p50_ms={Percentile(latencies, 50):F3} p99_ms={Percentile(latencies, 99):F3} samples={latencies.Count}");
 
     public static string Summary(List<double> rates)
     {
@@ -105,6 +133,48 @@ internal static class Windows
     }
 }
 
+/// <summary>One input as sent: its datatype, shape (batch first) and bytes.</summary>
+internal sealed record InputData(DataType Type, long[] Shape, byte[] Data)
+{
+    /// <summary>
+    /// --inputs DIR/NAME.sK: every input of that reference sample (one row), repeated to
+    /// <paramref name="batch"/> rows; without it, one FP32 input of random images shaped --shape.
+    /// </summary>
+    public static List<InputData> Load(Options options, int batch)
+    {
+        var stem = options.Get("inputs", string.Empty);
+        if (stem.Length == 0)
+        {
+            var shape = options.Shape(batch);
+            return [new InputData(DataType.FP32, shape, MemoryMarshal.AsBytes(Windows.RandomImages(shape).AsSpan()).ToArray())];
+        }
+
+        var inputs = new List<InputData>();
+        for (var i = 0; File.Exists($"{stem}.in{i}.bin"); i++)
+        {
+            var (type, shapeText, data) = Check.Read($"{stem}.in{i}");
+            var shape = shapeText.Split(',').Select(static d => long.Parse(d, CultureInfo.InvariantCulture)).ToArray();
+            if (shape[0] != 1 || !DataTypes.TryParse(type, out var dataType))
+            {
+                throw new InvalidOperationException($"{stem}.in{i}: want one row of a known datatype, got {type} [{shapeText}]");
+            }
+
+            var rows = new byte[data.Length * batch];
+            for (var row = 0; row < batch; row++)
+            {
+                data.CopyTo(rows, row * data.Length);
+            }
+
+            shape[0] = batch;
+            inputs.Add(new InputData(dataType, shape, rows));
+        }
+
+        return inputs.Count > 0 ? inputs : throw new InvalidOperationException($"--inputs {stem}: no {stem}.in0.bin");
+    }
+
+    public Tensor ToTensor() => new(Type, new TensorShape(Shape), Data);
+}
+
 internal static class Raw
 {
     public static int Run(Options options)
@@ -113,13 +183,27 @@ internal static class Raw
         var batch = options.Int("batch", 1);
         var seconds = options.Int("seconds", 20);
         var device = options.Get("device", "cpu");
-        var shape = options.Shape(batch);
-        var images = Windows.RandomImages(shape);
+        var inputs = InputData.Load(options, batch);
         Func<int> step;
         IDisposable owner;
-        if (backend == "onnx")
+        if (backend == "onnx" || options.Get("via", "torchsharp") == "runner")
         {
-            var result = new OnnxBackend().Load(new ModelLoadRequest { ModelName = "raw", Version = 1, ModelPath = options.Get("model"), Device = device });
+            // The backend's own runner over managed buffers: what the gateway calls, minus HTTP.
+            LoadResult result;
+            if (backend == "onnx")
+            {
+                result = new OnnxBackend().Load(new ModelLoadRequest { ModelName = "raw", Version = 1, ModelPath = options.Get("model"), Device = device });
+            }
+            else
+            {
+                var torchBackend = new TorchBackend(new TorchBackendOptions
+                {
+                    LibTorchPath = options.Get("libtorch", string.Empty) is { Length: > 0 } dir ? dir : null,
+                    IntraOpThreads = options.Int("threads", 0),
+                });
+                result = torchBackend.Load(new ModelLoadRequest { ModelName = "raw", Version = 1, ModelPath = options.Get("model"), Device = device, DeclaredSignature = TorchSignature(options.Get("model"), inputs) });
+            }
+
             if (result.Error is { } error)
             {
                 Console.Error.WriteLine(error.Message);
@@ -127,36 +211,11 @@ internal static class Raw
             }
 
             var runner = result.Runner!;
-            var tensor = new Tensor(DataType.FP32, new TensorShape(shape), MemoryMarshal.AsBytes(images.AsSpan()).ToArray());
+            var tensors = inputs.ConvertAll(static i => i.ToTensor()).ToArray();
             var outputs = new[] { 0 };
             step = () =>
             {
-                var run = runner.Run([tensor], outputs);
-                run.Outputs!.Dispose();
-                return batch;
-            };
-            owner = runner;
-        }
-        else if (options.Get("via", "torchsharp") == "runner")
-        {
-            // The Torch backend's own runner over a managed buffer: what the gateway calls, minus HTTP.
-            var declared = new ModelSignature(
-                [new TensorSpec("input", DataType.FP32, new TensorShape([-1, .. shape[1..]]))],
-                [new TensorSpec("logits", DataType.FP32, new TensorShape([-1, 1000]))]);
-            var torchBackend = new TorchBackend(new TorchBackendOptions { IntraOpThreads = options.Int("threads", 0) });
-            var result = torchBackend.Load(new ModelLoadRequest { ModelName = "raw", Version = 1, ModelPath = options.Get("model"), Device = device, DeclaredSignature = declared });
-            if (result.Error is { } error)
-            {
-                Console.Error.WriteLine(error.Message);
-                return 1;
-            }
-
-            var runner = result.Runner!;
-            var tensor = new Tensor(DataType.FP32, new TensorShape(shape), MemoryMarshal.AsBytes(images.AsSpan()).ToArray());
-            var outputs = new[] { 0 };
-            step = () =>
-            {
-                var run = runner.Run([tensor], outputs);
+                var run = runner.Run(tensors, outputs);
                 run.Outputs!.Dispose();
                 return batch;
             };
@@ -170,11 +229,17 @@ internal static class Raw
                 return 1;
             }
 
+            if (inputs.Count != 1 || inputs[0].Type != DataType.FP32)
+            {
+                Console.Error.WriteLine("TorchSharp's forward takes one FP32 input here: use --via runner for other models");
+                return 2;
+            }
+
             var cuda = device.StartsWith("cuda", StringComparison.Ordinal);
             var index = cuda && device.Length > 5 ? int.Parse(device.AsSpan(5), CultureInfo.InvariantCulture) : 0;
             var module = torch.jit.load(options.Get("model"), cuda ? DeviceType.CUDA : DeviceType.CPU, cuda ? index : -1);
             module.eval();
-            var input = torch.tensor(images, shape, torch.ScalarType.Float32);
+            var input = torch.tensor(MemoryMarshal.Cast<byte, float>(inputs[0].Data).ToArray(), inputs[0].Shape, torch.ScalarType.Float32);
             if (cuda)
             {
                 input = input.to(DeviceType.CUDA, index);
@@ -212,20 +277,31 @@ internal static class Raw
             var parallel = options.Int("parallel", 1);
             long done = 0;
             var stop = false;
+            var measuring = false;
+            var latencies = new List<long>[parallel];
             var workers = new Thread[parallel];
             for (var w = 0; w < parallel; w++)
             {
+                var mine = latencies[w] = [];
                 workers[w] = new Thread(() =>
                 {
                     while (!Volatile.Read(ref stop))
                     {
-                        Interlocked.Add(ref done, step());
+                        var t0 = Stopwatch.GetTimestamp();
+                        var rows = step();
+                        var elapsed = Stopwatch.GetTimestamp() - t0;
+                        Interlocked.Add(ref done, rows);
+                        if (Volatile.Read(ref measuring))
+                        {
+                            mine.Add(elapsed);
+                        }
                     }
                 });
                 workers[w].Start();
             }
 
-            Thread.Sleep(TimeSpan.FromSeconds(Windows.WarmupSeconds));
+            Thread.Sleep(TimeSpan.FromSeconds(options.Double("warmup", 2)));
+            Volatile.Write(ref measuring, true);
             var rates = new List<double>();
             var clock = Stopwatch.StartNew();
             var last = Interlocked.Read(ref done);
@@ -239,6 +315,7 @@ internal static class Raw
                 last = now;
             }
 
+            Volatile.Write(ref measuring, false);
             Volatile.Write(ref stop, true);
             foreach (var worker in workers)
             {
@@ -246,9 +323,28 @@ internal static class Raw
             }
 
             Console.WriteLine($"raw {backend} {device} batch={batch} parallel={parallel}: {Windows.Summary(rates)}");
+            Console.WriteLine(Windows.Leg("raw", $"backend={backend} device={device} model={Path.GetFileNameWithoutExtension(options.Get("model"))} batch={batch} parallel={parallel}", rates, latencies.SelectMany(static l => l).ToList()));
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// TorchScript files carry no names or shapes: the ones the gateway's config declares for the
+    /// reference models (scripts/gpu-check.sh writes the same), chosen by the file's name.
+    /// </summary>
+    private static ModelSignature TorchSignature(string model, List<InputData> inputs)
+    {
+        if (Path.GetFileName(model).StartsWith("bert_tiny", StringComparison.Ordinal))
+        {
+            return new ModelSignature(
+                [new TensorSpec("input_ids", DataType.Int64, new TensorShape([-1, -1])), new TensorSpec("attention_mask", DataType.Int64, new TensorShape([-1, -1]))],
+                [new TensorSpec("last_hidden_state", DataType.FP32, new TensorShape([-1, -1, 128]))]);
+        }
+
+        return new ModelSignature(
+            [new TensorSpec("input", DataType.FP32, new TensorShape([-1, .. inputs[0].Shape[1..]]))],
+            [new TensorSpec("logits", DataType.FP32, new TensorShape([-1, 1000]))]);
     }
 }
 
@@ -261,37 +357,52 @@ internal static class Http
         var batch = options.Int("batch", 1);
         var concurrency = options.Int("concurrency", 1);
         var seconds = options.Int("seconds", 20);
-        var shape = options.Shape(batch);
-        var data = MemoryMarshal.AsBytes(Windows.RandomImages(shape).AsSpan()).ToArray();
-        var header = Encoding.UTF8.GetBytes(
-            $"{{\"inputs\":[{{\"name\":\"{options.Get("input", "input")}\",\"datatype\":\"FP32\",\"shape\":[{string.Join(",", shape)}],\"parameters\":{{\"binary_data_size\":{data.Length}}}}}],\"parameters\":{{\"binary_data_output\":true}}}}");
-        var body = new byte[header.Length + data.Length];
-        header.CopyTo(body, 0);
-        data.CopyTo(body, header.Length);
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = new Uri(url) };
+        var inputs = InputData.Load(options, batch);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency + 1 }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
+        var names = options.Get("inputs", string.Empty).Length > 0 ? await Check.InputNamesAsync(client, model) : [options.Get("input", "input")];
+        var json = new StringBuilder("{\"inputs\":[");
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            json.Append(i > 0 ? "," : string.Empty).Append(CultureInfo.InvariantCulture,
+                $"{{\"name\":\"{names[i]}\",\"datatype\":\"{inputs[i].Type.Name()}\",\"shape\":[{string.Join(",", inputs[i].Shape)}],\"parameters\":{{\"binary_data_size\":{inputs[i].Data.Length}}}}}");
+        }
+
+        var header = Encoding.UTF8.GetBytes(json.Append("],\"parameters\":{\"binary_data_output\":true}}").ToString());
+        var body = header.Concat(inputs.SelectMany(static i => i.Data)).ToArray();
         var path = $"/v2/models/{model}/infer";
         long completed = 0;
         long failed = 0;
+        var measuring = false;
         using var stop = new CancellationTokenSource();
+        var latencies = new List<long>[concurrency];
         var workers = new Task[concurrency];
         for (var w = 0; w < concurrency; w++)
         {
+            var mine = latencies[w] = [];
             workers[w] = Task.Run(async () =>
             {
                 while (!stop.IsCancellationRequested)
                 {
+                    var t0 = Stopwatch.GetTimestamp();
                     using var content = new ByteArrayContent(body);
                     content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                     content.Headers.Add("Inference-Header-Content-Length", header.Length.ToString(CultureInfo.InvariantCulture));
                     using var response = await client.PostAsync(path, content);
                     await response.Content.ReadAsByteArrayAsync();
+                    var elapsed = Stopwatch.GetTimestamp() - t0;
                     Interlocked.Increment(ref response.IsSuccessStatusCode ? ref completed : ref failed);
+                    if (Volatile.Read(ref measuring) && response.IsSuccessStatusCode)
+                    {
+                        mine.Add(elapsed);
+                    }
                 }
             });
         }
 
         var rates = new List<double>();
-        await Task.Delay(TimeSpan.FromSeconds(Windows.WarmupSeconds));
+        await Task.Delay(TimeSpan.FromSeconds(options.Double("warmup", 2)));
+        Volatile.Write(ref measuring, true);
+        var before = await CountsAsync(client, model);
         var clock = Stopwatch.StartNew();
         var last = Interlocked.Read(ref completed);
         for (var s = 0; s < seconds; s++)
@@ -304,10 +415,30 @@ internal static class Http
             last = now;
         }
 
-        stop.Cancel();
+        var after = await CountsAsync(client, model);
+        Volatile.Write(ref measuring, false);
+        await stop.CancelAsync();
         await Task.WhenAll(workers);
+        var executions = after.Executions - before.Executions;
+        var formed = executions > 0 ? (after.Inferences - before.Inferences) / (double)executions : 0;
         Console.WriteLine($"http {model} batch={batch} concurrency={concurrency}: {Windows.Summary(rates)}; {Interlocked.Read(ref failed)} failed");
+        Console.WriteLine(Windows.Leg("http", $"model={model} batch={batch} concurrency={concurrency}", rates, [.. latencies.SelectMany(static l => l)])
+            + string.Create(CultureInfo.InvariantCulture, $" batch_formed={formed:F2} failed={Interlocked.Read(ref failed)}"));
         return Interlocked.Read(ref failed) == 0 ? 0 : 1;
+    }
+
+    /// <summary>The model's inference and execution counts (Triton's statistics extension), summed over versions.</summary>
+    private static async Task<(long Inferences, long Executions)> CountsAsync(HttpClient client, string model)
+    {
+        using var document = JsonDocument.Parse(await client.GetStringAsync($"/v2/models/{model}/stats"));
+        long inferences = 0, executions = 0;
+        foreach (var version in document.RootElement.GetProperty("model_stats").EnumerateArray())
+        {
+            inferences += version.GetProperty("inference_count").GetInt64();
+            executions += version.GetProperty("execution_count").GetInt64();
+        }
+
+        return (inferences, executions);
     }
 }
 
@@ -374,13 +505,13 @@ internal static class Check
         return failures == 0 ? 0 : 1;
     }
 
-    private static async Task<string[]> InputNamesAsync(HttpClient client, string model)
+    public static async Task<string[]> InputNamesAsync(HttpClient client, string model)
     {
         using var document = JsonDocument.Parse(await client.GetStringAsync($"/v2/models/{model}"));
         return document.RootElement.GetProperty("inputs").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToArray();
     }
 
-    private static (string Type, string Shape, byte[] Data) Read(string stem)
+    public static (string Type, string Shape, byte[] Data) Read(string stem)
     {
         var type = File.ReadAllText(stem + ".dtype").Trim() switch
         {
