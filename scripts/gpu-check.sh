@@ -168,6 +168,9 @@ passes() {
         if [ "$backend" = torch ]; then
             pass torch "$port" ${TORCH_LIB:+--Torch:LibTorchPath "$TORCH_LIB"} || status=1
         else
+            # ONNX Runtime's CUDA provider finds CUDA 13 and cuDNN 9 in the pip packages PyTorch
+            # brought (run sets ONNX_LIBRARY_PATH); the torch pass runs without them on the path.
+            [ -z "${ONNX_LIBRARY_PATH:-}" ] || export LD_LIBRARY_PATH="$ONNX_LIBRARY_PATH"
             pass "$backend" "$port" || status=1
         fi
         port=$((port + 1))
@@ -195,9 +198,7 @@ run() {
     header
     echo "card: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -1)"
     echo "torch: $(python3 -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda)') at $TORCH_LIB"
-    # ONNX Runtime's CUDA provider finds CUDA 13 and cuDNN 9 in the pip packages PyTorch brought;
-    # the torch pass does not mind them on the path.
-    export LD_LIBRARY_PATH="$BUNDLE:$nvidia/cudnn/lib:$nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    ONNX_LIBRARY_PATH="$BUNDLE:$nvidia/cudnn/lib:$nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     passes
 }
 

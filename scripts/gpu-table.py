@@ -42,14 +42,15 @@ def at_batch(curve, batch):
     """(rows/s, label) of raw at a fractional batch size, interpolated on log2(batch)."""
     if not curve:
         return None, "-"
+    for b, r in curve:
+        if abs(batch - b) < 0.05:
+            return r, f"b={b}"
     if batch <= curve[0][0]:
         return curve[0][1], f"b={curve[0][0]}"
     if batch >= curve[-1][0]:
         return curve[-1][1], f"b={curve[-1][0]}" + (" (largest measured)" if batch > curve[-1][0] + 0.05 else "")
     for (b0, r0), (b1, r1) in zip(curve, curve[1:]):
         if b0 <= batch <= b1:
-            if abs(batch - b0) < 0.05:
-                return r0, f"b={b0}"
             t = (math.log2(batch) - math.log2(b0)) / (math.log2(b1) - math.log2(b0))
             return r0 + t * (r1 - r0), f"b={batch:.1f} (between {b0} and {b1})"
     return None, "-"

@@ -300,7 +300,14 @@ internal static class Raw
                 workers[w].Start();
             }
 
+            // The warm-up lasts at least one whole step: a large batch's first run on a busy CPU can
+            // take longer than the warm-up, and would otherwise fall into the first window.
             Thread.Sleep(TimeSpan.FromSeconds(options.Double("warmup", 2)));
+            while (Interlocked.Read(ref done) == 0)
+            {
+                Thread.Sleep(10);
+            }
+
             Volatile.Write(ref measuring, true);
             var rates = new List<double>();
             var clock = Stopwatch.StartNew();
@@ -401,6 +408,11 @@ internal static class Http
 
         var rates = new List<double>();
         await Task.Delay(TimeSpan.FromSeconds(options.Double("warmup", 2)));
+        while (Interlocked.Read(ref completed) + Interlocked.Read(ref failed) == 0)
+        {
+            await Task.Delay(10);
+        }
+
         Volatile.Write(ref measuring, true);
         var before = await CountsAsync(client, model);
         var clock = Stopwatch.StartNew();
