@@ -1,7 +1,7 @@
+using System.Xml.Linq;
 using Gateway.Hosting;
 using Gateway.Load;
 using Gateway.Testing;
-using System.Xml.Linq;
 using HdrHistogram;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
