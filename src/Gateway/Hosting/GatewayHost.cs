@@ -160,18 +160,8 @@ public static class GatewayHost
         // allocate enough to collect it. One aggressive collection after start returns it to
         // the OS: idle RSS without models 51 -> 45 MiB (docs/PERFORMANCE.md). It runs on the
         // thread pool after the server has started, so it does not delay readiness.
-        // Then the binary's pages that only start-up ran are given back (WorkingSetTrim).
-        app.Lifetime.ApplicationStarted.Register(() => ThreadPool.UnsafeQueueUserWorkItem(
-            static trim =>
-            {
-                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                if (trim)
-                {
-                    WorkingSetTrim.Trim();
-                }
-            },
-            options.TrimAfterStart,
-            preferLocal: false));
+        app.Lifetime.ApplicationStarted.Register(static () => ThreadPool.UnsafeQueueUserWorkItem(
+            static _ => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true), null));
 
         return app;
     }

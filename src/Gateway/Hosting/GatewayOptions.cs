@@ -47,9 +47,10 @@ public sealed class GatewayOptions
     public bool InlineSocketScheduling { get; set; }
 
     /// <summary>
-    /// After start-up, gives back the resident pages of the binary's code and read-only data
-    /// that start-up touched (<see cref="WorkingSetTrim"/>): idle RSS without models about
-    /// 50 -> 25 MiB. The pages a request needs come back by minor faults on first use.
+    /// Once start-up is over (listening, first repository load done), gives back the resident
+    /// pages of the binary's code and read-only data that start-up touched
+    /// (<see cref="WorkingSetTrim"/>; docs/PERFORMANCE.md, "Lean"). The pages a request needs
+    /// come back by minor faults on first use.
     /// </summary>
     public bool TrimAfterStart { get; set; } = true;
 
