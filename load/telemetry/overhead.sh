@@ -49,10 +49,28 @@ otlp=(env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318 OTEL_EXPORTER_OTLP_
 #   on-10    on, sampling 10% of traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio)
 #   on-1     on, sampling 1% of traces
 #   notrace  local + OTLP metrics and logs, no traces
+# Each piece alone against off (Prometheus metrics and console logs off as in off):
+#   traces-1 OTLP traces only, 1% sampled       metrics  OTLP metrics only
+#   logs     OTLP logs only, at Information (console logs off)
+# A name prefixed with base: runs BASE_BINARY instead (e.g. CONFIGS="off base:off on-1 base:on-1"
+# BASE_BINARY=/work/base/artifacts/publish/gateway/gateway): the baseline binary in the same run.
 CONFIGS=(${CONFIGS:-off on})
+quiet=(--Telemetry:Metrics:Enabled false --Logging:LogLevel:Default None)
 start() { # name port
+    local BINARY="$BINARY"
+    if [[ "$1" == base:* ]]; then
+        BINARY="${BASE_BINARY:?BASE_BINARY must name the baseline binary for $1}"
+        set -- "${1#base:}" "$2"
+    fi
+    # Each process its own identity store: several migrating one SQLite file at once fail.
+    common+=(--Storage:SqlitePath "$WORK/$1-$2.db")
     case "$1" in
-        off) exec "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" --Telemetry:Metrics:Enabled false --Logging:LogLevel:Default None ;;
+        off) exec "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" "${quiet[@]}" ;;
+        traces-1) exec "${otlp[@]}" OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 \
+            "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" "${quiet[@]}" ;;
+        metrics) exec "${otlp[@]}" OTEL_TRACES_EXPORTER=none OTEL_LOGS_EXPORTER=none "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" "${quiet[@]}" ;;
+        logs) exec "${otlp[@]}" OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" \
+            --Telemetry:Metrics:Enabled false --Logging:LogLevel:Default Information --Logging:Console:LogLevel:Default None ;;
         local) exec "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" ;;
         on) exec "${otlp[@]}" "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" ;;
         on-10) exec "${otlp[@]}" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 "$BINARY" --urls "http://127.0.0.1:$2" "${common[@]}" ;;
