@@ -46,14 +46,6 @@ public sealed class GatewayOptions
     /// </summary>
     public bool InlineSocketScheduling { get; set; }
 
-    /// <summary>
-    /// Once start-up is over (listening, first repository load done), gives back the resident
-    /// pages of the binary's code and read-only data that start-up touched
-    /// (<see cref="WorkingSetTrim"/>; docs/PERFORMANCE.md, "Lean"). The pages a request needs
-    /// come back by minor faults on first use.
-    /// </summary>
-    public bool TrimAfterStart { get; set; } = true;
-
     /// <summary>Checks the values; returns the first problem, naming its key, or null.</summary>
     public string? Validate()
     {
