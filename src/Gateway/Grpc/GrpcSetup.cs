@@ -10,8 +10,9 @@ namespace Gateway.Grpc;
 
 /// <summary>
 /// Settings under <c>Grpc</c> (environment <c>Grpc__Port</c>; Triton's <c>--grpc-port</c>).
-/// The gRPC service is off unless a port is given: it then listens on that port, HTTP/2
-/// cleartext only (gRPC clients use prior knowledge), on the host of the first REST address.
+/// The gRPC service is off unless a port is given: it then listens on that port, HTTP/2 only
+/// (cleartext with prior knowledge, as gRPC clients use it, or TLS with a <c>Certificate</c>), on
+/// the host of the first REST address.
 /// </summary>
 public sealed class GrpcOptions
 {

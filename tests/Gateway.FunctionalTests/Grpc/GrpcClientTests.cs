@@ -288,29 +288,6 @@ public class GrpcClientTests(GrpcServerFixture fixture)
     }
 
     [Fact]
-    public void ModelInfer_IsBoundWithThePooledReader()
-    {
-        // Grpc.AspNetCore must have taken the gateway's binding (GrpcBinding), not the generated
-        // one: the ModelInfer endpoint's request marshaller reads raw inputs into pooled memory.
-        var endpoints = Server.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints;
-        var method = endpoints.Select(e => e.Metadata.GetMetadata<global::Grpc.AspNetCore.Server.GrpcMethodMetadata>()?.Method)
-            .OfType<Method<ModelInferRequest, ModelInferResponse>>()
-            .Single(m => m.Name == "ModelInfer");
-        var message = method.RequestMarshaller.ContextualDeserializer(new Payload(IdentityRequest().ToByteArray()));
-        Assert.True(message.IsPooled);
-        message.ReturnPooled();
-    }
-
-    private sealed class Payload(byte[] bytes) : DeserializationContext
-    {
-        public override int PayloadLength => bytes.Length;
-
-        public override byte[] PayloadAsNewBuffer() => bytes.ToArray();
-
-        public override System.Buffers.ReadOnlySequence<byte> PayloadAsReadOnlySequence() => new(bytes);
-    }
-
-    [Fact]
     public void StartUp_LogsNoOverridingAddressesWarning()
     {
         // The fixture's server runs REST (--urls) and gRPC (Grpc:Port) side by side; Kestrel used to
