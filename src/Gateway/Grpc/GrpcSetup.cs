@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Gateway.Auth;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Http.Features;
@@ -8,8 +10,9 @@ namespace Gateway.Grpc;
 
 /// <summary>
 /// Settings under <c>Grpc</c> (environment <c>Grpc__Port</c>; Triton's <c>--grpc-port</c>).
-/// The gRPC service is off unless a port is given: it then listens on that port, HTTP/2
-/// cleartext only (gRPC clients use prior knowledge), on the host of the first REST address.
+/// The gRPC service is off unless a port is given: it then listens on that port, HTTP/2 only
+/// (cleartext with prior knowledge, as gRPC clients use it, or TLS with a <c>Certificate</c>), on
+/// the host of the first REST address.
 /// </summary>
 public sealed class GrpcOptions
 {
@@ -22,9 +25,62 @@ public sealed class GrpcOptions
     /// <summary>Whether gRPC is served.</summary>
     public bool Enabled => Port != 0;
 
+    /// <summary>
+    /// The server certificate for TLS on the gRPC port, with the names of Kestrel's own certificate
+    /// settings (<c>Path</c>, <c>KeyPath</c>, <c>Password</c>); without a <c>Path</c> the port is
+    /// HTTP/2 cleartext.
+    /// </summary>
+    public GrpcCertificateOptions Certificate { get; set; } = new();
+
+    /// <summary>Whether the gRPC port speaks TLS.</summary>
+    public bool Tls => !string.IsNullOrEmpty(Certificate.Path);
+
     /// <summary>Checks the values; returns the first problem, naming its key, or null.</summary>
     public string? Validate() =>
-        Port is < 0 or > 65535 ? $"{SectionName}:Port must be from 0 (off) to 65535 (got {Port})" : null;
+        Port is < 0 or > 65535 ? $"{SectionName}:Port must be from 0 (off) to 65535 (got {Port})"
+        : !Tls && (!string.IsNullOrEmpty(Certificate.KeyPath) || !string.IsNullOrEmpty(Certificate.Password))
+            ? $"{SectionName}:Certificate:KeyPath and :Password need {SectionName}:Certificate:Path (the certificate)"
+        : null;
+}
+
+/// <summary><c>Grpc:Certificate</c>: a PEM certificate with its key, or a PKCS#12 file.</summary>
+public sealed class GrpcCertificateOptions
+{
+    /// <summary>A PEM certificate (with <see cref="KeyPath"/>, or with the key in the same file) or a .pfx/.p12 file.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>The PEM private key, when it is not in <see cref="Path"/>.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>The password of a PKCS#12 file or of an encrypted PEM key.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>
+    /// Loads the certificate once at start, so that a wrong path or password stops start-up with
+    /// the key's name rather than failing each TLS handshake later.
+    /// </summary>
+    public X509Certificate2 Load()
+    {
+        var path = Path!;
+        try
+        {
+            var extension = System.IO.Path.GetExtension(path);
+            if (extension.Equals(".pfx", StringComparison.OrdinalIgnoreCase) || extension.Equals(".p12", StringComparison.OrdinalIgnoreCase))
+            {
+                return X509CertificateLoader.LoadPkcs12FromFile(path, Password);
+            }
+
+            var pem = string.IsNullOrEmpty(Password)
+                ? X509Certificate2.CreateFromPemFile(path, KeyPath)
+                : X509Certificate2.CreateFromEncryptedPemFile(path, Password, KeyPath);
+            // An ephemeral PEM key cannot be used by SslStream on every platform; a PKCS#12 round trip can.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new InvalidOperationException($"{GrpcOptions.SectionName}:Certificate:Path '{path}' could not be loaded: {ex.Message}", ex);
+        }
+    }
 }
 
 /// <summary>Registers, listens for and maps the gRPC inference service.</summary>
@@ -57,6 +113,7 @@ internal static class GrpcSetup
             grpc.IgnoreUnknownServices = true;
         });
 
+        var certificate = options.Tls ? options.Certificate.Load() : null;
         var restAddresses = ParseUrls(restUrls);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -66,7 +123,15 @@ internal static class GrpcSetup
             }
 
             var grpcHost = restAddresses.Count > 0 ? restAddresses[0].Address : IPAddress.Loopback;
-            Listen(kestrel, grpcHost, options.Port, static listen => listen.Protocols = HttpProtocols.Http2);
+            Listen(kestrel, grpcHost, options.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (certificate is not null)
+                {
+                    // HTTP/2 over TLS is chosen by ALPN (h2), which every gRPC client offers.
+                    listen.UseHttps(certificate);
+                }
+            });
         });
     }
 

@@ -24,7 +24,7 @@ namespace Gateway.Grpc;
 /// <c>authorization</c> or <c>x-api-key</c> metadata, which are HTTP/2 headers); a method answers
 /// with an <see cref="RpcException"/> whose code maps the REST status (<see cref="GrpcStatusMap"/>).
 /// </summary>
-internal sealed partial class InferenceService : GRPCInferenceService.GRPCInferenceServiceBase
+internal sealed partial class InferenceService : GrpcBinding.ServiceBase
 {
     private static readonly Task<ServerLiveResponse> s_live = Task.FromResult(new ServerLiveResponse { Live = true });
     private static readonly Task<RepositoryModelLoadResponse> s_loaded = Task.FromResult(new RepositoryModelLoadResponse());
@@ -90,6 +90,7 @@ internal sealed partial class InferenceService : GRPCInferenceService.GRPCInfere
         var http = context.GetHttpContext();
         if (!ModelRoute.TryAcquire(_repository, message.ModelName, message.ModelVersion, out var model, out var status, out var error))
         {
+            message.ReturnPooled();
             throw Error(status, error);
         }
 
@@ -164,6 +165,9 @@ internal sealed partial class InferenceService : GRPCInferenceService.GRPCInfere
             }
 
             _pool.Return(request);
+            // The raw inputs' pooled memory (ModelInferRequestReader), read by the backend until
+            // the scheduler released the request above.
+            message.ReturnPooled();
             model.Release();
         }
     }

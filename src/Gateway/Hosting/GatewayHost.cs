@@ -93,8 +93,8 @@ public static class GatewayHost
 
         if (grpc.Enabled)
         {
-            // The REST addresses are bound in code beside the gRPC port (GrpcSetup). Kestrel still
-            // logs once at start that it overrides --urls with them (known, harmless).
+            // The REST addresses are bound in code beside the gRPC port (GrpcSetup); "urls" is
+            // emptied so that Kestrel does not also bind them (see below for its warning).
             var ports = builder.Configuration["http_ports"];
             var restUrls = kestrelEndpoints ? string.Empty
                 : !string.IsNullOrEmpty(urls) ? urls
@@ -105,6 +105,13 @@ public static class GatewayHost
         }
 
         builder.AddGatewayTelemetry();
+        if (grpc.Enabled)
+        {
+            // An empty "urls" makes the web host fall back to its own copy of --urls, taken when the
+            // builder was made, and Kestrel, given those and the listeners set in code, logs that it
+            // overrides them. A list with no address (";") adds none, so nothing is overridden.
+            builder.Configuration[WebHostDefaults.ServerUrlsKey] = ";";
+        }
 
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineSocketScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>

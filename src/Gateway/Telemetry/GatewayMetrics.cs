@@ -222,6 +222,12 @@ internal sealed class GatewayMetrics : IDisposable
         }
 
         var status = context.Response.StatusCode;
+        if (status == StatusCodes.Status200OK && Grpc.GrpcStatusMap.IsGrpc(context.Request))
+        {
+            // gRPC answers HTTP 200 whatever happened; the call's own status is in grpc-status.
+            status = Grpc.GrpcStatusMap.CallStatus(context);
+        }
+
         var key = new HttpKey(context.GetEndpoint(), MethodIndex(context.Request.Method), status is >= 100 and <= 599 ? status : 0);
         if (!_httpChildren.TryGetValue(key, out var child))
         {

@@ -6,6 +6,7 @@ using Gateway.Testing;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.FunctionalTests.Grpc;
 
@@ -241,5 +242,58 @@ public class GrpcClientTests(GrpcServerFixture fixture)
         request.TimeoutMicroseconds = 0;
         Gateway.Grpc.InferenceService.ApplyDeadline(request, DateTime.MaxValue);
         Assert.Equal(0UL, request.TimeoutMicroseconds);
+    }
+
+    [Fact]
+    public async Task HttpMetrics_CountEachCallUnderItsGrpcStatus()
+    {
+        // Before this, every call counted as code="200"; now under the HTTP status its grpc-status
+        // stands for (trailers from the service, or the trailers-only answer of the auth middleware).
+        const string Series = "gateway_http_request_duration_seconds_count{method=\"POST\",route=\"/inference.GRPCInferenceService/ModelInfer\",code=\"";
+        var before = await MetricsAsync();
+        await fixture.Admin.ModelInferAsync(IdentityRequest());
+        await Assert.ThrowsAsync<RpcException>(() => fixture.Admin.ModelInferAsync(new ModelInferRequest(IdentityRequest()) { ModelName = "nope" }).ResponseAsync);
+        var badType = IdentityRequest();
+        badType.Inputs[0].Datatype = "INT8";
+        await Assert.ThrowsAsync<RpcException>(() => fixture.Admin.ModelInferAsync(badType).ResponseAsync);
+        await Assert.ThrowsAsync<RpcException>(() => fixture.Admin.ModelInferAsync(badType).ResponseAsync);
+        await Assert.ThrowsAsync<RpcException>(() => fixture.Client(GrpcServerFixture.Bearer("not-a-token")).ModelInferAsync(IdentityRequest()).ResponseAsync);
+        var after = await MetricsAsync();
+
+        Assert.Equal(1, Count(after, Series + "200\"}") - Count(before, Series + "200\"}"));
+        Assert.Equal(1, Count(after, Series + "404\"}") - Count(before, Series + "404\"}"));
+        Assert.Equal(2, Count(after, Series + "400\"}") - Count(before, Series + "400\"}"));
+        Assert.Equal(1, Count(after, Series + "401\"}") - Count(before, Series + "401\"}"));
+    }
+
+    private async Task<string> MetricsAsync()
+    {
+        using var response = await Server.Client.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>The value of the series line starting with <paramref name="series"/>, 0 when absent.</summary>
+    private static long Count(string metrics, string series)
+    {
+        foreach (var line in metrics.Split('\n'))
+        {
+            if (line.StartsWith(series, StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(series.Length).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+
+    [Fact]
+    public void StartUp_LogsNoOverridingAddressesWarning()
+    {
+        // The fixture's server runs REST (--urls) and gRPC (Grpc:Port) side by side; Kestrel used to
+        // warn that it overrode --urls with the listeners set in code.
+        Assert.DoesNotContain(fixture.Server.Logs.Lines, static l => l.Contains("Overriding address", StringComparison.Ordinal));
+        Assert.Equal(2, fixture.Server.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Count);
     }
 }
