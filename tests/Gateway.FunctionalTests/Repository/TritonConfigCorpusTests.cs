@@ -8,8 +8,8 @@ namespace Gateway.FunctionalTests.Repository;
 /// The <c>config.pbtxt</c> corpus in <c>tests/fixtures/pbtxt</c>, written as Triton's own examples
 /// are, served by a real gateway over the fixture models; and the malformed corpus, each file of
 /// which must fail to load with its path, line, column and reason (the file's first line says
-/// which), while the good models serve. The TorchScript example is read in the unit tests
-/// (serving it needs libtorch: the Torch-category tests).
+/// which), while the good models serve. The TorchScript example needs libtorch: the
+/// Torch-category <c>TritonTorchConfigTests</c> serve it.
 /// </summary>
 public sealed class TritonConfigCorpusTests
 {
