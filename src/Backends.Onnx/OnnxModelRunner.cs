@@ -52,6 +52,9 @@ internal sealed class OnnxModelRunner : IModelRunner
 
     public ModelSignature Signature { get; }
 
+    /// <summary>Intra-op threads the backend chose itself (1 for a short model), or 0 when the configuration or ONNX Runtime's default decides.</summary>
+    public int IntraOpThreads { get; init; }
+
     public string Device { get; }
 
     public unsafe RunResult Run(ReadOnlySpan<Tensor> inputs, ReadOnlySpan<int> outputs)

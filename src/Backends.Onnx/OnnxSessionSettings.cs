@@ -13,6 +13,9 @@ internal sealed class OnnxSessionSettings
 {
     public int IntraOpThreads { get; private set; }
 
+    /// <summary>Whether the configuration set the intra-op thread count (0 included: ONNX Runtime's default).</summary>
+    public bool IntraOpThreadsGiven { get; private set; }
+
     public int InterOpThreads { get; private set; }
 
     public GraphOptimizationLevel OptimizationLevel { get; private set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
@@ -61,6 +64,7 @@ internal sealed class OnnxSessionSettings
                     }
 
                     settings.IntraOpThreads = intra;
+                    settings.IntraOpThreadsGiven = true;
                     break;
                 case "inter_op_thread_count" or "inter_op_num_threads":
                     if (!TryInt(key, value, 0, 1024, out var inter, out error))
@@ -156,6 +160,9 @@ internal sealed class OnnxSessionSettings
 
         return true;
     }
+
+    /// <summary>Sets the intra-op thread count the backend chose where the configuration gave none.</summary>
+    public void UseIntraOpThreads(int threads) => IntraOpThreads = threads;
 
     /// <summary>Builds ONNX Runtime session options; the caller disposes them.</summary>
     public SessionOptions CreateSessionOptions()

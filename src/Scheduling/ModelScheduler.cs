@@ -60,7 +60,7 @@ public sealed partial class ModelScheduler : IDisposable
         _items = new DefaultObjectPool<WorkItem>(new ItemPolicy(this), Math.Max(64, policy.MaxQueueSize / 4));
         Stats = new SchedulerStats(policy.MaxBatchSize);
         _inlineExecutor = new BatchExecutor(runner);
-        _inlineThresholdTicks = policy.Batching ? 0 : (long)(policy.InlineThreshold.TotalSeconds * time.TimestampFrequency);
+        _inlineThresholdTicks = (long)(policy.InlineThreshold.TotalSeconds * time.TimestampFrequency);
         _threads = new Thread[policy.InstanceCount];
         _runningSince = new long[policy.InstanceCount];
         _lastFinishedAt = time.GetTimestamp();
@@ -131,8 +131,7 @@ public sealed partial class ModelScheduler : IDisposable
                 full = true;
                 item.State = WorkItemState.Done;
             }
-            else if (_queue.Count == 0 && _running < _threads.Length && _inlineThresholdTicks > 0
-                && Volatile.Read(ref _averageComputeTicks) <= _inlineThresholdTicks)
+            else if (RunsInline())
             {
                 // PERF: a short model with a free instance runs here, on the request's thread;
                 // handing it to an execution thread and back costs two wake-ups.
@@ -172,6 +171,27 @@ public sealed partial class ModelScheduler : IDisposable
         item.Watch(_time, timeout, cancellationToken);
         return item;
     }
+
+    /// <summary>
+    /// Under the lock: whether a request just submitted runs now on its caller's thread. The one
+    /// place that decides it: an instance is free, nothing is queued, the model's runs are short
+    /// (<see cref="SchedulingPolicy.InlineThreshold"/>), and queueing could not batch it with
+    /// anything (<see cref="WaitingCannotPay"/>).
+    /// </summary>
+    private bool RunsInline() =>
+        _queue.Count == 0
+        && _running < _threads.Length
+        && _inlineThresholdTicks > 0
+        && Volatile.Read(ref _averageComputeTicks) <= _inlineThresholdTicks
+        && WaitingCannotPay();
+
+    /// <summary>
+    /// Under the lock, with the queue empty: whether a lone request would be dispatched alone at
+    /// once anyway, so running it on the caller's thread changes no batch. True for an unbatched
+    /// model and for a batching one without a queue delay. A batching policy that knows when a
+    /// wait cannot raise throughput (a measured run-time curve) answers here.
+    /// </summary>
+    private bool WaitingCannotPay() => !_policy.Batching || _policy.MaxQueueDelay <= TimeSpan.Zero;
 
     /// <summary>Removes a request that is still queued (client gone, or deadline passed).</summary>
     internal void Cancel(WorkItem item, OutcomeStatus reason)
@@ -323,12 +343,12 @@ public sealed partial class ModelScheduler : IDisposable
             expired.Clear();
             if (batch.Count > 0)
             {
-                Execute(executor, batch, index);
-                batch.Clear();
                 // The slot is given back in TakeBatch, under the same lock this thread takes
                 // for its next batch: no second lock round, and no peer woken for work this
-                // thread is about to take itself.
-                finished = true;
+                // thread is about to take itself. Unless Execute gave it back already to run a
+                // lone request's continuation here.
+                finished = !Execute(executor, batch, index);
+                batch.Clear();
             }
 
             if (!more)
@@ -490,7 +510,8 @@ public sealed partial class ModelScheduler : IDisposable
         for (var drained = 0; ; drained++)
         {
             var succeeded = RunInline(item);
-            var next = FinishInline(drained < MaxInlineDrain, ref expired);
+            // A batching model's queue may form a batch of several: that is the execution threads' work.
+            var next = FinishInline(drained < MaxInlineDrain && !_policy.Batching, ref expired);
             item.Complete(succeeded ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
             if (expired is { Count: > 0 })
             {
@@ -605,7 +626,11 @@ public sealed partial class ModelScheduler : IDisposable
         Volatile.Write(ref _averageComputeTicks, average + ((computeTicks - average) / 8));
     }
 
-    private void Execute(BatchExecutor executor, List<WorkItem> batch, int thread)
+    /// <summary>
+    /// Runs a batch on an execution thread and completes its requests. Returns true when it gave
+    /// the instance back itself (see <see cref="ReleaseIfIdle"/>).
+    /// </summary>
+    private bool Execute(BatchExecutor executor, List<WorkItem> batch, int thread)
     {
         var start = _time.GetTimestamp();
         Volatile.Write(ref _runningSince[thread], start);
@@ -651,9 +676,39 @@ public sealed partial class ModelScheduler : IDisposable
             Stats.Finished(item.Error is null, end - item.EnqueuedAt, start - item.EnqueuedAt, end - start);
         }
 
+        // PERF: a lone request and nothing queued: its caller's continuation (writing the response)
+        // runs here instead of waking a thread-pool thread for it; no other request waits on this thread.
+        var synchronously = batch.Count == 1 && ReleaseIfIdle();
         foreach (var item in batch)
         {
-            item.Complete(item.Error is null ? OutcomeStatus.Succeeded : OutcomeStatus.Failed);
+            item.Complete(item.Error is null ? OutcomeStatus.Succeeded : OutcomeStatus.Failed, synchronously);
+        }
+
+        return synchronously;
+    }
+
+    /// <summary>
+    /// Gives the finished execution's instance back when nothing is queued, so that while this thread
+    /// runs a caller's continuation a new request can still run (inline, or on a peer). False, slot
+    /// kept, when work waits: this thread takes it next in <see cref="TakeBatch"/>.
+    /// </summary>
+    private bool ReleaseIfIdle()
+    {
+        // Unlocked look first: under load the queue is rarely empty, and then no extra lock round.
+        if (_queue.Count > 0)
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            if (_queue.Count > 0 || _closed)
+            {
+                return false;
+            }
+
+            _running--;
+            return true;
         }
     }
 

@@ -44,7 +44,8 @@ public sealed class SchedulingPolicy
     public int InstanceCount { get; init; } = 1;
 
     /// <summary>
-    /// A model that does not batch and whose executions average at most this long runs on the
+    /// A model that does not batch (or batches with no queue delay, so a lone request would be
+    /// dispatched alone anyway) and whose executions average at most this long runs on the
     /// request's own thread when an instance is free and nothing is queued, instead of being handed
     /// to an execution thread and back (two thread wake-ups, which cost more than such a model's
     /// run). Longer models always run on the dedicated threads. Zero turns the fast path off.

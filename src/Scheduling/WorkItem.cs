@@ -34,9 +34,11 @@ internal enum WorkItemState
 
 /// <summary>
 /// One request's passage through a model's scheduler: queue links, deadline, and the awaitable
-/// outcome. Pooled per scheduler and completed through <see cref="ManualResetValueTaskSourceCore{T}"/>
-/// with continuations run asynchronously, so completing never runs a caller's code on an
-/// execution thread and a steady-state request allocates nothing here.
+/// outcome. Pooled per scheduler and completed through <see cref="ManualResetValueTaskSourceCore{T}"/>,
+/// so a steady-state request allocates nothing here. Continuations run asynchronously unless the
+/// scheduler completes with <c>synchronously</c> (a lone request finished by an execution thread
+/// that has nothing else to do: running the caller's continuation there saves the thread pool's
+/// wake-up, and delays no other request).
 /// </summary>
 public sealed class WorkItem : IValueTaskSource<OutcomeStatus>
 {
@@ -158,8 +160,16 @@ public sealed class WorkItem : IValueTaskSource<OutcomeStatus>
         }
     }
 
-    /// <summary>Completes the outcome; called once, outside the queue lock.</summary>
-    internal void Complete(OutcomeStatus status) => _completion.SetResult(status);
+    /// <summary>
+    /// Completes the outcome; called once, outside the queue lock. With <paramref name="synchronously"/>
+    /// an awaiting caller's continuation runs on this thread before this returns.
+    /// </summary>
+    internal void Complete(OutcomeStatus status, bool synchronously = false)
+    {
+        // Read by SetResult on this thread only: the awaiter registering concurrently never reads it.
+        _completion.RunContinuationsAsynchronously = !synchronously;
+        _completion.SetResult(status);
+    }
 
     /// <summary>
     /// Stops watching for cancellation and the deadline, waiting for a callback already running

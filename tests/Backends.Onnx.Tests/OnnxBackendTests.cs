@@ -42,6 +42,33 @@ public class OnnxBackendTests
     }
 
     [Fact]
+    public void ShortModel_NoThreadCountConfigured_RunsOnOneIntraOpThread()
+    {
+        // identity runs in microseconds: the intra-op pool's per-run wake-up would cost more than the run.
+        using var runner = (OnnxModelRunner)LoadFixture("identity");
+        Assert.Equal(1, runner.IntraOpThreads);
+        var result = runner.Run([new Tensor(DataType.FP32, new TensorShape([1, 16]), new byte[64])], [0]);
+        Assert.Null(result.Error);
+        result.Outputs!.Dispose();
+    }
+
+    [Fact]
+    public void ShortModel_ThreadCountConfigured_KeepsTheConfiguration()
+    {
+        // An explicit 0 asks for ONNX Runtime's own default: the backend does not second-guess it.
+        using var runner = (OnnxModelRunner)LoadFixture("identity", new() { ["intra_op_thread_count"] = "0" });
+        Assert.Equal(0, runner.IntraOpThreads);
+    }
+
+    [Fact]
+    public void LongModel_NoThreadCountConfigured_KeepsOnnxRuntimesDefault()
+    {
+        // mobilenet_v2 runs for milliseconds: its convolutions gain from the intra-op threads.
+        using var runner = (OnnxModelRunner)LoadFixture("mobilenet_v2");
+        Assert.Equal(0, runner.IntraOpThreads);
+    }
+
+    [Fact]
     public void Signature_ComesFromTheModelFile()
     {
         using var runner = LoadFixture("bert_tiny");

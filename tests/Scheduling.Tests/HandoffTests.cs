@@ -104,6 +104,101 @@ public sealed class HandoffTests
         }
     }
 
+    [Fact]
+    public async Task LoneRequest_NothingQueued_CallerContinuesOnTheExecutionThread()
+    {
+        var runner = new GatedRunner();
+        using var scheduler = Unbatched(runner, instances: 1);
+        var item = Submit(scheduler, 0);
+        Assert.True(runner.Entered.Wait(s_wait), "the request never ran");
+
+        // The continuation is registered while the run is blocked, so completion has to run it.
+        var continued = ThreadAfterAsync(item);
+        runner.Release.Set();
+
+        // No thread-pool wake-up: the execution thread that finished the run went on with the caller.
+        Assert.Equal("handoff#0", await continued.WaitAsync(s_wait));
+        Assert.Equal(OutcomeStatus.Succeeded, await item.Completion);
+        await scheduler.ReleaseAsync(item);
+    }
+
+    [Fact]
+    public async Task RequestQueuedBehind_CallerContinuesOnTheThreadPool_AndTheQueuedOneRuns()
+    {
+        var runner = new GatedRunner();
+        using var scheduler = Unbatched(runner, instances: 1);
+        var first = Submit(scheduler, 0);
+        Assert.True(runner.Entered.Wait(s_wait), "the first request never ran");
+        var second = Submit(scheduler, 1);
+        Assert.Equal(1, scheduler.QueueDepth);
+
+        var continued = ThreadAfterAsync(first);
+        runner.Release.Set();
+
+        // Work waits for the execution thread, so the first caller's code must not hold it up.
+        Assert.NotEqual("handoff#0", await continued.WaitAsync(s_wait));
+        Assert.Equal(OutcomeStatus.Succeeded, await second.Completion.AsTask().WaitAsync(s_wait));
+        Assert.Equal(2, scheduler.Stats.Succeeded);
+        await scheduler.ReleaseAsync(first);
+        await scheduler.ReleaseAsync(second);
+    }
+
+    [Fact]
+    public async Task CallerContinuingOnTheExecutionThread_SubmitsAgainToTheSameModel_ItRuns()
+    {
+        var runner = new GatedRunner();
+        using var scheduler = Unbatched(runner, instances: 1);
+        var first = Submit(scheduler, 0);
+        Assert.True(runner.Entered.Wait(s_wait), "the first request never ran");
+        var chained = ChainAsync();
+        runner.Release.Set();
+
+        // The first caller's code runs on the only execution thread and queues a second request
+        // there: the thread must get back to its queue (no deadlock) and run it.
+        var second = await chained.WaitAsync(s_wait);
+        Assert.Equal(OutcomeStatus.Succeeded, await second.Completion);
+        Assert.Equal(2, scheduler.Stats.Succeeded);
+        Assert.All(runner.ThreadNames, name => Assert.Equal("handoff#0", name));
+        await scheduler.ReleaseAsync(first);
+        await scheduler.ReleaseAsync(second);
+
+        async Task<WorkItem> ChainAsync()
+        {
+            await first.Completion.ConfigureAwait(false);
+            Assert.Equal("handoff#0", Thread.CurrentThread.Name);
+            var item = Submit(scheduler, 1);
+            await item.Completion.ConfigureAwait(false);
+            return item;
+        }
+    }
+
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(5000, false)]
+    public async Task BatchingModel_RunsInline_OnlyWhenItWouldNotWaitForABatch(int delayMicroseconds, bool inline)
+    {
+        var runner = new EchoRunner();
+        using var scheduler = new SchedulerFactory(TimeProvider.System, NullLogger.Instance).Create("batching", runner, new SchedulingPolicy
+        {
+            Batching = true,
+            MaxBatchSize = 8,
+            MaxQueueDelay = TimeSpan.FromMicroseconds(delayMicroseconds),
+            InlineThreshold = TimeSpan.FromSeconds(1),
+        }, observer: null);
+
+        var item = Submit(scheduler, 0);
+        Assert.Equal(OutcomeStatus.Succeeded, await item.Completion.AsTask().WaitAsync(s_wait));
+        Assert.Equal(inline, item.RanInline);
+        await scheduler.ReleaseAsync(item);
+    }
+
+    /// <summary>The name of the thread an awaiting caller continues on (no context captured).</summary>
+    private static async Task<string?> ThreadAfterAsync(WorkItem item)
+    {
+        await item.Completion.ConfigureAwait(false);
+        return Thread.CurrentThread.Name;
+    }
+
     /// <summary>Blocks every run until released; signals when two runs are in progress at once.</summary>
     private sealed class GatedRunner : IModelRunner
     {

@@ -661,6 +661,7 @@ internal static class ModelConfigReader
             PriorityLevels = batching.PriorityLevels,
             DefaultPriorityLevel = batching.PriorityLevels > 0 ? defaultLevel : 1,
             InstanceCount = instances,
+            InlineThreshold = inlineThreshold,
         };
         return true;
     }

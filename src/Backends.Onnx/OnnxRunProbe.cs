@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using Gateway.Abstractions;
+
+namespace Gateway.Backends.Onnx;
+
+/// <summary>
+/// Times a few runs of a freshly loaded model on zero-filled inputs (variable dimensions as 1), so
+/// the backend can choose what suits the model's size when the configuration leaves it open.
+/// </summary>
+internal static class OnnxRunProbe
+{
+    /// <summary>
+    /// A CPU run shorter than this has no operator worth splitting across threads, while ONNX
+    /// Runtime's intra-op pool wakes its workers for every run (a parallel section), which costs
+    /// a large share of such a run and, with spinning workers, CPU the requests need.
+    /// </summary>
+    public static readonly TimeSpan SingleThreadBelow = TimeSpan.FromMicroseconds(50);
+
+    private const int Runs = 5;
+
+    /// <summary>A run this long ends the probe at once: the model is not short, and a long one is not run five times at load.</summary>
+    private static readonly TimeSpan s_enough = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// The fastest of a few runs (one, when it takes a millisecond or more), or null when the model cannot be probed that way (string inputs,
+    /// or it refuses zeros): the caller then keeps its defaults.
+    /// </summary>
+    public static TimeSpan? Fastest(IModelRunner runner)
+    {
+        var inputs = new Tensor[runner.Signature.Inputs.Count];
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            var spec = runner.Signature.Inputs[i];
+            if (spec.DataType == DataType.Bytes)
+            {
+                return null;
+            }
+
+            var dims = new long[spec.Shape.Rank];
+            var elements = 1L;
+            for (var d = 0; d < dims.Length; d++)
+            {
+                dims[d] = spec.Shape[d] > 0 ? spec.Shape[d] : 1;
+                elements *= dims[d];
+            }
+
+            if (elements * spec.DataType.ElementSize() > 1 << 24)
+            {
+                return null; // not a model this is for, and not worth 16 MiB of zeros
+            }
+
+            inputs[i] = new Tensor(spec.DataType, new TensorShape(dims), new byte[elements * spec.DataType.ElementSize()]);
+        }
+
+        var outputs = new int[runner.Signature.Outputs.Count];
+        for (var o = 0; o < outputs.Length; o++)
+        {
+            outputs[o] = o;
+        }
+
+        var fastest = TimeSpan.MaxValue;
+        for (var run = 0; run < Runs; run++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var result = runner.Run(inputs, outputs);
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            if (result.Error is not null)
+            {
+                return null;
+            }
+
+            result.Outputs?.Dispose();
+            fastest = elapsed < fastest ? elapsed : fastest;
+            if (elapsed >= s_enough)
+            {
+                break;
+            }
+        }
+
+        return fastest;
+    }
+}
