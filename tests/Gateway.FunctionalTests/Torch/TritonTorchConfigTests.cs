@@ -13,7 +13,7 @@ namespace Gateway.FunctionalTests.Torch;
 public sealed class TritonTorchConfigTests
 {
     [Fact]
-    public async Task TorchScriptPbtxt_IsServedWithItsDeclaredTensors_AndAnswersEveryReferenceSample()
+    public async Task TorchScriptPbtxt_IsServedWithItsDeclaredTensors_AnswersTheReferenceSamplesItsBatchBoundAllows()
     {
         var repository = Directory.CreateTempSubdirectory("gateway-pbtxt-torch-").FullName;
         try
@@ -35,7 +35,8 @@ public sealed class TritonTorchConfigTests
                 Assert.Equal("logits", root.GetProperty("output")[0].GetProperty("name").GetString());
             }
 
-            for (var k = 0; k < 4; k++)
+            // Samples 0-2 (batches of 1, 3 and 8) fit max_batch_size 16; sample 3 (32 rows) must be refused by it.
+            for (var k = 0; k < 3; k++)
             {
                 var sample = ReferenceModels.Load("mlp", k);
                 using var response = await server.PostBinaryAsync(
@@ -45,6 +46,14 @@ public sealed class TritonTorchConfigTests
                 var output = V2Requests.Output(json, "logits");
                 Assert.Equal(sample.Output.Shape, V2Requests.Shape(output));
                 Assert.InRange(ReferenceModels.MaxAbsDiff(sample.Output.Values(), ReferenceModels.Values("FP32", binary)), 0, ReferenceModels.Tolerance);
+            }
+
+            var large = ReferenceModels.Load("mlp", 3);
+            using (var refused = await server.PostBinaryAsync(
+                "/v2/models/mlp_torch/infer", V2Requests.BinaryHeader(large), large.Inputs.Select(i => i.Data).ToArray()))
+            {
+                Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+                Assert.Contains("max_batch_size 16", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             }
 
             // A tensor the configuration does not declare is refused with its name, not passed to libtorch.
