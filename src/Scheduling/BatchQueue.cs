@@ -25,6 +25,13 @@ internal sealed class BatchQueue
     private readonly long _maxDelayTicks;
     private readonly WorkItem?[] _heads;
     private readonly WorkItem?[] _tails;
+    private readonly TunedBatching? _tuning;
+    private readonly double _frequency;
+
+    // Arrivals, for the tuned decision: the latest enqueue timestamp and a moving average of the
+    // ticks between rows (1/4 weight per arrival; infinite until two have been seen).
+    private long _lastArrival;
+    private double _ticksPerRow = double.PositiveInfinity;
 
     public BatchQueue(SchedulingPolicy policy, long timestampFrequency)
     {
@@ -32,9 +39,20 @@ internal sealed class BatchQueue
         _maxDelayTicks = (long)(policy.MaxQueueDelay.TotalSeconds * timestampFrequency);
         _heads = new WorkItem?[policy.QueueLevels];
         _tails = new WorkItem?[policy.QueueLevels];
+        _tuning = policy.Batching ? policy.Tuning : null;
+        _frequency = timestampFrequency;
     }
 
     public int Count { get; private set; }
+
+    /// <summary>Batches dispatched because they reached the target size.</summary>
+    public long DispatchedFull { get; private set; }
+
+    /// <summary>Batches dispatched short of the target because the oldest request's window ran out.</summary>
+    public long DispatchedAtWindow { get; private set; }
+
+    /// <summary>Batches dispatched short of the target at once, the tuned decision finding no wait that pays.</summary>
+    public long DispatchedEarly { get; private set; }
 
     /// <summary>The earliest enqueue timestamp among the queue heads (call only when not empty).</summary>
     public long OldestEnqueuedAt()
@@ -53,6 +71,11 @@ internal sealed class BatchQueue
 
     public void Enqueue(WorkItem item)
     {
+        if (_tuning is not null)
+        {
+            NoteArrival(item);
+        }
+
         var level = item.Level;
         item.Previous = _tails[level];
         item.Next = null;
@@ -137,15 +160,33 @@ internal sealed class BatchQueue
         if (rows >= target)
         {
             TrimTo(batch, target);
+            DispatchedFull++;
         }
         else if (now - head.EnqueuedAt < _maxDelayTicks)
         {
-            batch.Clear();
-            waitUntil = head.EnqueuedAt + _maxDelayTicks;
-            return BatchDecision.Wait;
+            var windowEnd = head.EnqueuedAt + _maxDelayTicks;
+            if (_tuning is null)
+            {
+                batch.Clear();
+                waitUntil = windowEnd;
+                return BatchDecision.Wait;
+            }
+
+            // Tuned: hold the rows only while the curve and the arrival rate say the wait pays,
+            // and decide again when the rows waited for are due (or sooner, when one arrives).
+            var ticksPerRow = Math.Max(_ticksPerRow, now - _lastArrival);
+            if (_tuning.ShouldWait(rows, ticksPerRow / _frequency, (windowEnd - now) / _frequency, out var wait))
+            {
+                batch.Clear();
+                waitUntil = Math.Min(windowEnd, now + Math.Max(1, (long)(wait * _frequency)));
+                return BatchDecision.Wait;
+            }
+
+            DispatchedEarly++;
         }
         else
         {
+            DispatchedAtWindow++;
             // The delay ran out: the largest preferred size an exact prefix reaches, else all.
             var preferred = _policy.PreferredBatchSizes;
             for (var p = preferred.Length - 1; p >= 0; p--)
@@ -164,6 +205,19 @@ internal sealed class BatchQueue
         }
 
         return BatchDecision.Dispatch;
+    }
+
+    private void NoteArrival(WorkItem item)
+    {
+        var at = item.EnqueuedAt;
+        if (_lastArrival != 0)
+        {
+            // Timestamps are taken before the lock, so arrivals can be seen slightly out of order.
+            var gap = (double)Math.Max(0, at - _lastArrival) / Math.Max(1, item.Rows);
+            _ticksPerRow = double.IsPositiveInfinity(_ticksPerRow) ? gap : _ticksPerRow + ((gap - _ticksPerRow) / 4);
+        }
+
+        _lastArrival = Math.Max(_lastArrival, at);
     }
 
     private WorkItem? First()

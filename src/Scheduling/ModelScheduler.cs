@@ -98,6 +98,21 @@ public sealed partial class ModelScheduler : IDisposable
         }
     }
 
+    /// <summary>
+    /// Dispatched batches by why they went: full (reached the target), at the end of the window,
+    /// or early (the tuned decision found no wait that pays; see <see cref="TunedBatching"/>).
+    /// </summary>
+    public BatchDispatchCounts Dispatches
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new BatchDispatchCounts(_queue.DispatchedFull, _queue.DispatchedAtWindow, _queue.DispatchedEarly);
+            }
+        }
+    }
+
     /// <summary>The clock of its timestamps.</summary>
     public TimeProvider Time => _time;
 
