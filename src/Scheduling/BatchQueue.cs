@@ -26,12 +26,6 @@ internal sealed class BatchQueue
     private readonly WorkItem?[] _heads;
     private readonly WorkItem?[] _tails;
     private readonly TunedBatching? _tuning;
-    private readonly double _frequency;
-
-    // Arrivals, for the tuned decision: the latest enqueue timestamp and a moving average of the
-    // ticks between rows (1/4 weight per arrival; infinite until two have been seen).
-    private long _lastArrival;
-    private double _ticksPerRow = double.PositiveInfinity;
 
     public BatchQueue(SchedulingPolicy policy, long timestampFrequency)
     {
@@ -40,7 +34,6 @@ internal sealed class BatchQueue
         _heads = new WorkItem?[policy.QueueLevels];
         _tails = new WorkItem?[policy.QueueLevels];
         _tuning = policy.Batching ? policy.Tuning : null;
-        _frequency = timestampFrequency;
     }
 
     public int Count { get; private set; }
@@ -71,11 +64,6 @@ internal sealed class BatchQueue
 
     public void Enqueue(WorkItem item)
     {
-        if (_tuning is not null)
-        {
-            NoteArrival(item);
-        }
-
         var level = item.Level;
         item.Previous = _tails[level];
         item.Next = null;
@@ -164,21 +152,12 @@ internal sealed class BatchQueue
         }
         else if (now - head.EnqueuedAt < _maxDelayTicks)
         {
-            var windowEnd = head.EnqueuedAt + _maxDelayTicks;
-            if (_tuning is null)
+            if (_tuning is null || _tuning.ShouldWait(rows))
             {
+                // Tuned: held only while the measured curve says a larger batch runs more rows
+                // per second; decided again when a request arrives or the window runs out.
                 batch.Clear();
-                waitUntil = windowEnd;
-                return BatchDecision.Wait;
-            }
-
-            // Tuned: hold the rows only while the curve and the arrival rate say the wait pays,
-            // and decide again when the rows waited for are due (or sooner, when one arrives).
-            var ticksPerRow = Math.Max(_ticksPerRow, now - _lastArrival);
-            if (_tuning.ShouldWait(rows, ticksPerRow / _frequency, (windowEnd - now) / _frequency, out var wait))
-            {
-                batch.Clear();
-                waitUntil = Math.Min(windowEnd, now + Math.Max(1, (long)(wait * _frequency)));
+                waitUntil = head.EnqueuedAt + _maxDelayTicks;
                 return BatchDecision.Wait;
             }
 
@@ -205,19 +184,6 @@ internal sealed class BatchQueue
         }
 
         return BatchDecision.Dispatch;
-    }
-
-    private void NoteArrival(WorkItem item)
-    {
-        var at = item.EnqueuedAt;
-        if (_lastArrival != 0)
-        {
-            // Timestamps are taken before the lock, so arrivals can be seen slightly out of order.
-            var gap = (double)Math.Max(0, at - _lastArrival) / Math.Max(1, item.Rows);
-            _ticksPerRow = double.IsPositiveInfinity(_ticksPerRow) ? gap : _ticksPerRow + ((gap - _ticksPerRow) / 4);
-        }
-
-        _lastArrival = Math.Max(_lastArrival, at);
     }
 
     private WorkItem? First()

@@ -3,11 +3,11 @@ namespace Gateway.Scheduling;
 /// <summary>
 /// The batching decision from a measured <see cref="RunTimeCurve"/>: whether holding the queued
 /// rows for more can raise throughput. Triton's batcher waits the configured window whenever a
-/// batch is short of its target; this one waits only when the rows it expects to arrive within
-/// the window, run together, would be served faster per instance-second than the rows queued now
-/// run at once, counting the instance's idle wait as lost time. The configured window, preferred
-/// sizes and maximum stay the bounds: it never waits longer, never runs more rows, and a batch
-/// that reached its target goes at once as before.
+/// batch is short of its target; this one waits only while the curve says a larger batch (one the
+/// target allows) serves more rows per second than the rows queued now, so on a device where a
+/// batch costs as much per row as single runs nothing is ever held. The configured window,
+/// preferred sizes and maximum stay the bounds: it never waits longer, never runs more rows, and a
+/// batch that reached its target goes at once as before.
 /// </summary>
 public sealed class TunedBatching
 {
@@ -60,51 +60,28 @@ public sealed class TunedBatching
 
     /// <summary>
     /// Whether to hold <paramref name="rows"/> queued rows (fewer than <see cref="Target"/>) for
-    /// more. <paramref name="secondsPerRow"/> is the expected time between arriving rows (infinite
-    /// when unknown), <paramref name="windowLeft"/> the seconds left of the oldest request's
-    /// configured window. When it pays, <paramref name="waitSeconds"/> is how long until the rows
-    /// waited for are expected (never past the window); the caller decides again then, or sooner
-    /// when a request arrives.
+    /// more, up to the configured window: only when some larger size up to the target runs more
+    /// rows per second than <paramref name="rows"/> do, by <see cref="Margin"/>. On a curve where
+    /// no size beats batch 1 a lone request is never held; once the rows queued reach the size
+    /// past which the curve gains nothing, they go without waiting out the window.
     /// </summary>
-    public bool ShouldWait(int rows, double secondsPerRow, double windowLeft, out double waitSeconds)
+    public bool ShouldWait(int rows)
     {
-        waitSeconds = 0;
-        if (rows >= Target || windowLeft <= 0 || !double.IsFinite(secondsPerRow))
+        if (rows >= Target)
         {
             return false;
         }
 
-        // A size whose rows per second do not beat the rows queued now by the margin is never
-        // waited for, however soon its rows would come: the idle wait only adds to its cost. So
-        // on a curve where batching does not pay (BestBatchSize 1) a lone request never waits.
-
-        var now = Curve.RowsPerSecondAt(rows);
-        var best = now * (1 + Margin);
-        var found = false;
+        var now = Curve.RowsPerSecondAt(rows) * (1 + Margin);
         foreach (var size in _candidates)
         {
-            if (size <= rows)
+            if (size > rows && Curve.RowsPerSecondAt(size) > now)
             {
-                continue;
-            }
-
-            var wait = (size - rows) * secondsPerRow;
-            if (wait > windowLeft)
-            {
-                break;
-            }
-
-            // Rows per second of instance time over the wait and the run, against running now.
-            var rate = size / (wait + Curve.SecondsAt(size));
-            if (rate > best)
-            {
-                best = rate;
-                waitSeconds = wait;
-                found = true;
+                return true;
             }
         }
 
-        return found;
+        return false;
     }
 }
 
