@@ -10,12 +10,13 @@ namespace Gateway.Repository;
 /// allows (1, 2, 4, … up to the maximum, the preferred sizes and the maximum), on the device it
 /// serves on, with zero inputs built from its declared tensors, and gives its scheduling policy
 /// the <see cref="TunedBatching"/> over that curve. The measuring stops when the budget is spent
-/// (the sizes measured so far make the curve), so it never holds readiness back longer than that.
+/// (the sizes measured so far make the curve), so it holds readiness back by at most the budget
+/// and part of one run.
 /// A model whose real requests zeros cannot stand for keeps the configured behaviour.
 /// </summary>
 internal static class BatchTuner
 {
-    /// <summary>Timed runs per batch size; their median is the curve's point (others' builds share the cores).</summary>
+    /// <summary>Timed runs per batch size at most; their median is the curve's point (others' builds share the cores).</summary>
     private const int RunsPerSize = 5;
 
     /// <summary>
@@ -45,41 +46,73 @@ internal static class BatchTuner
         }
 
         var started = time.GetTimestamp();
-        var points = new List<(int, double)>();
         var outputs = new int[signature.Outputs.Count];
         for (var i = 0; i < outputs.Length; i++)
         {
             outputs[i] = i;
         }
 
-        var times = new double[RunsPerSize];
+        // First an untimed run of each size (warm-up ran only at 1, the preferred sizes and the
+        // maximum), stopping before a size whose untimed and first timed run, priced at the last
+        // size's per-row cost, would not fit the budget.
+        var sizes = new List<int>();
+        var first = new List<double>();
         var cut = false;
         foreach (var size in Sizes(policy))
         {
-            if (points.Count > 0 && time.GetElapsedTime(started) >= budget)
+            var projected = sizes.Count == 0 ? 0 : 2 * first[^1] / sizes[^1] * size;
+            if (sizes.Count > 0 && time.GetElapsedTime(started).TotalSeconds + projected > budget.TotalSeconds)
             {
                 cut = true;
                 break;
             }
 
-            var inputs = ModelWarmup.Inputs(signature, definition, size);
-            // One untimed run: warm-up ran only at 1, the preferred sizes and the maximum.
-            if (!RunOnce(runner, inputs, outputs))
+            var t0 = time.GetTimestamp();
+            if (!RunOnce(runner, ModelWarmup.Inputs(signature, definition, size), outputs))
             {
                 note = $"batching not tuned, a run at batch size {size} failed; the configured window applies";
                 return policy with { TuningNote = note };
             }
 
-            var runs = 0;
-            while (runs < RunsPerSize && (runs == 0 || time.GetElapsedTime(started) < budget))
-            {
-                var t0 = time.GetTimestamp();
-                RunOnce(runner, inputs, outputs);
-                times[runs++] = time.GetElapsedTime(t0).TotalSeconds;
-            }
+            first.Add(time.GetElapsedTime(t0).TotalSeconds);
+            sizes.Add(size);
+        }
 
-            Array.Sort(times, 0, runs);
-            points.Add((size, Math.Max(times[runs / 2], 1e-9)));
+        // Then timed rounds over every size in turn, so load from other processes falls on all
+        // sizes alike rather than on whichever was being measured. The first round always runs;
+        // later ones stop at the budget.
+        var inputs = new Tensor[sizes.Count][];
+        var times = new double[sizes.Count][];
+        for (var i = 0; i < sizes.Count; i++)
+        {
+            inputs[i] = ModelWarmup.Inputs(signature, definition, sizes[i]);
+            times[i] = new double[RunsPerSize];
+        }
+
+        var rounds = new int[sizes.Count];
+        var spent = false;
+        for (var round = 0; round < RunsPerSize && !spent; round++)
+        {
+            for (var i = 0; i < sizes.Count; i++)
+            {
+                if (round > 0 && time.GetElapsedTime(started) >= budget)
+                {
+                    spent = true;
+                    break;
+                }
+
+                var t0 = time.GetTimestamp();
+                RunOnce(runner, inputs[i], outputs);
+                times[i][rounds[i]++] = time.GetElapsedTime(t0).TotalSeconds;
+            }
+        }
+
+        var points = new List<(int, double)>(sizes.Count);
+        for (var i = 0; i < sizes.Count; i++)
+        {
+            // The lower median: of two runs the faster, the one less disturbed by others.
+            Array.Sort(times[i], 0, rounds[i]);
+            points.Add((sizes[i], Math.Max(times[i][(rounds[i] - 1) / 2], 1e-9)));
         }
 
         var tuning = new TunedBatching(new RunTimeCurve(points), policy.TargetBatchSize);
