@@ -10,8 +10,9 @@ namespace Gateway.Repository;
 /// allows (1, 2, 4, … up to the maximum, the preferred sizes and the maximum), on the device it
 /// serves on, with zero inputs built from its declared tensors, and gives its scheduling policy
 /// the <see cref="TunedBatching"/> over that curve. The measuring stops when the budget is spent
-/// (the sizes measured so far make the curve), so it holds readiness back by at most the budget
-/// and part of one run.
+/// (the sizes measured so far make the curve): sizes are admitted on a projection of their cost
+/// from the runs before them, so readiness is held back by about the budget (a run slower than
+/// projected, on a busy machine, can take it past).
 /// A model whose real requests zeros cannot stand for keeps the configured behaviour.
 /// </summary>
 internal static class BatchTuner
@@ -53,15 +54,17 @@ internal static class BatchTuner
         }
 
         // First an untimed run of each size (warm-up ran only at 1, the preferred sizes and the
-        // maximum), stopping before a size whose untimed and first timed run, priced at the last
-        // size's per-row cost, would not fit the budget.
+        // maximum). A size is taken only if its untimed and first timed run, priced at the last
+        // size's per-row cost, fit the budget together with the first timed run still owed to
+        // every size already taken (the first timed round always runs).
         var sizes = new List<int>();
         var first = new List<double>();
+        var owed = 0.0;
         var cut = false;
         foreach (var size in Sizes(policy))
         {
-            var projected = sizes.Count == 0 ? 0 : 2 * first[^1] / sizes[^1] * size;
-            if (sizes.Count > 0 && time.GetElapsedTime(started).TotalSeconds + projected > budget.TotalSeconds)
+            var projected = sizes.Count == 0 ? 0 : first[^1] / sizes[^1] * size;
+            if (sizes.Count > 0 && time.GetElapsedTime(started).TotalSeconds + owed + (2 * projected) > budget.TotalSeconds)
             {
                 cut = true;
                 break;
@@ -75,6 +78,7 @@ internal static class BatchTuner
             }
 
             first.Add(time.GetElapsedTime(t0).TotalSeconds);
+            owed += first[^1];
             sizes.Add(size);
         }
 
