@@ -23,6 +23,7 @@ public sealed class TunedBatchingTests
         // Gains up to 4, then per-row cost climbs again (cache spills).
         ["knee"] = [4, 5, 6, 14, 40],
         // A 4% gain at 16: inside the margin, so not worth a wait.
+        ["small"] = [1, 1.9, 3.7, 7.4, 14.6],
         ["noise"] = [1, 2, 4, 8, 15.4],
     };
 
@@ -55,6 +56,7 @@ public sealed class TunedBatchingTests
     [InlineData("cpu", 16, 1)]
     [InlineData("linear", 16, 1)]
     [InlineData("noise", 16, 1)]
+    [InlineData("small", 16, 1)] // 9.6% at 16: under the 10% margin
     [InlineData("gpu", 16, 16)]
     [InlineData("gpu", 8, 8)] // the target bounds it
     [InlineData("knee", 16, 4)]
