@@ -28,7 +28,7 @@ if (options.InProcess)
 {
     WaitQuiet(0, options, report);
     Console.WriteLine("in-process baseline (no server running) ...");
-    int[] batches = options.Scenarios.Contains("binary-mobilenet") ? [1, 16] : [];
+    int[] batches = options.Scenarios.Contains("binary-mobilenet") ? [1, 2, 4, 8, 16] : [];
     report.InProcess = InProcessBaseline.Measure(options.Models, options.DurationSeconds, batches);
     var p = report.InProcess.IdentityRun;
     Console.WriteLine(string.Create(inv, $"  identity Run: p50 {p.P50:0.00} µs, p99 {p.P99:0.00} µs over {p.Count} calls"));

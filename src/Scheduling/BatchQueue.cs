@@ -25,6 +25,7 @@ internal sealed class BatchQueue
     private readonly long _maxDelayTicks;
     private readonly WorkItem?[] _heads;
     private readonly WorkItem?[] _tails;
+    private readonly TunedBatching? _tuning;
 
     public BatchQueue(SchedulingPolicy policy, long timestampFrequency)
     {
@@ -32,9 +33,19 @@ internal sealed class BatchQueue
         _maxDelayTicks = (long)(policy.MaxQueueDelay.TotalSeconds * timestampFrequency);
         _heads = new WorkItem?[policy.QueueLevels];
         _tails = new WorkItem?[policy.QueueLevels];
+        _tuning = policy.Batching ? policy.Tuning : null;
     }
 
     public int Count { get; private set; }
+
+    /// <summary>Batches dispatched because they reached the target size.</summary>
+    public long DispatchedFull { get; private set; }
+
+    /// <summary>Batches dispatched short of the target because the oldest request's window ran out.</summary>
+    public long DispatchedAtWindow { get; private set; }
+
+    /// <summary>Batches dispatched short of the target at once, the tuned decision finding no wait that pays.</summary>
+    public long DispatchedEarly { get; private set; }
 
     /// <summary>The earliest enqueue timestamp among the queue heads (call only when not empty).</summary>
     public long OldestEnqueuedAt()
@@ -137,15 +148,24 @@ internal sealed class BatchQueue
         if (rows >= target)
         {
             TrimTo(batch, target);
+            DispatchedFull++;
         }
         else if (now - head.EnqueuedAt < _maxDelayTicks)
         {
-            batch.Clear();
-            waitUntil = head.EnqueuedAt + _maxDelayTicks;
-            return BatchDecision.Wait;
+            if (_tuning is null || _tuning.ShouldWait(rows))
+            {
+                // Tuned: held only while the measured curve says a larger batch runs more rows
+                // per second; decided again when a request arrives or the window runs out.
+                batch.Clear();
+                waitUntil = head.EnqueuedAt + _maxDelayTicks;
+                return BatchDecision.Wait;
+            }
+
+            DispatchedEarly++;
         }
         else
         {
+            DispatchedAtWindow++;
             // The delay ran out: the largest preferred size an exact prefix reaches, else all.
             var preferred = _policy.PreferredBatchSizes;
             for (var p = preferred.Length - 1; p >= 0; p--)

@@ -26,6 +26,7 @@ public sealed partial class ModelScheduler : IDisposable
     private readonly ObjectPool<WorkItem> _items;
     private readonly BatchExecutor _inlineExecutor;
     private readonly long _inlineThresholdTicks;
+    private readonly bool _waitingCannotPay;
     private readonly ISchedulerObserver? _observer;
 
     // Per execution thread: the timestamp its current execution started, 0 when idle (health probe).
@@ -61,6 +62,7 @@ public sealed partial class ModelScheduler : IDisposable
         Stats = new SchedulerStats(policy.MaxBatchSize);
         _inlineExecutor = new BatchExecutor(runner);
         _inlineThresholdTicks = (long)(policy.InlineThreshold.TotalSeconds * time.TimestampFrequency);
+        _waitingCannotPay = WaitingCannotPay(policy);
         _threads = new Thread[policy.InstanceCount];
         _runningSince = new long[policy.InstanceCount];
         _lastFinishedAt = time.GetTimestamp();
@@ -94,6 +96,21 @@ public sealed partial class ModelScheduler : IDisposable
             lock (_lock)
             {
                 return _queue.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Dispatched batches by why they went: full (reached the target), at the end of the window,
+    /// or early (the tuned decision found no wait that pays; see <see cref="TunedBatching"/>).
+    /// </summary>
+    public BatchDispatchCounts Dispatches
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new BatchDispatchCounts(_queue.DispatchedFull, _queue.DispatchedAtWindow, _queue.DispatchedEarly);
             }
         }
     }
@@ -183,15 +200,16 @@ public sealed partial class ModelScheduler : IDisposable
         && _running < _threads.Length
         && _inlineThresholdTicks > 0
         && Volatile.Read(ref _averageComputeTicks) <= _inlineThresholdTicks
-        && WaitingCannotPay();
+        && _waitingCannotPay;
 
     /// <summary>
-    /// Under the lock, with the queue empty: whether a lone request would be dispatched alone at
-    /// once anyway, so running it on the caller's thread changes no batch. True for an unbatched
-    /// model and for a batching one without a queue delay. A batching policy that knows when a
-    /// wait cannot raise throughput (a measured run-time curve) answers here.
+    /// Whether a lone request would be dispatched alone at once anyway, so running it on the
+    /// caller's thread changes no batch: true for an unbatched model, for a batching one without a
+    /// queue delay, and for one whose measured run-time curve says no larger batch pays for a
+    /// single row (<see cref="TunedBatching.ShouldWait"/>). Fixed per loaded version, so decided once.
     /// </summary>
-    private bool WaitingCannotPay() => !_policy.Batching || _policy.MaxQueueDelay <= TimeSpan.Zero;
+    private static bool WaitingCannotPay(SchedulingPolicy policy) =>
+        !policy.Batching || policy.MaxQueueDelay <= TimeSpan.Zero || policy.Tuning is { } tuning && !tuning.ShouldWait(1);
 
     /// <summary>Removes a request that is still queued (client gone, or deadline passed).</summary>
     internal void Cancel(WorkItem item, OutcomeStatus reason)

@@ -4,8 +4,9 @@ namespace Gateway.Scheduling;
 /// How one model version is scheduled, resolved from <c>config.json</c>'s <c>max_batch_size</c>,
 /// <c>instance_count</c> and <c>dynamic_batching</c> (Triton's names, with its queue policy
 /// flattened: <c>default_queue_policy</c>'s bound, timeout and override apply to every priority level).
+/// A record so a loaded version can add its measured <see cref="Tuning"/> to the configured policy.
 /// </summary>
-public sealed class SchedulingPolicy
+public sealed record SchedulingPolicy
 {
     /// <summary>Queue bound used when the configuration gives none (Triton's 0 means unbounded; unbounded queues hide overload).</summary>
     public const int DefaultMaxQueueSize = 1024;
@@ -51,6 +52,16 @@ public sealed class SchedulingPolicy
     /// run). Longer models always run on the dedicated threads. Zero turns the fast path off.
     /// </summary>
     public TimeSpan InlineThreshold { get; init; }
+
+    /// <summary>
+    /// The decision from the run-time curve measured when the version loaded: when set, a batch
+    /// short of its target waits only when the curve and the arrival rate say the wait pays.
+    /// Null keeps the configured behaviour (wait the whole window for the target).
+    /// </summary>
+    public TunedBatching? Tuning { get; init; }
+
+    /// <summary>Why a batching model has no <see cref="Tuning"/> (switched off, or not measurable); empty otherwise.</summary>
+    public string TuningNote { get; init; } = string.Empty;
 
     /// <summary>The batch size a dispatch aims for: the largest preferred size, else the maximum.</summary>
     public int TargetBatchSize => PreferredBatchSizes.Length > 0 ? PreferredBatchSizes[^1] : Math.Max(1, MaxBatchSize);

@@ -127,6 +127,31 @@ public sealed class SchedulingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Statistics_ShowEachBatchingModelsPolicy_AndTheCurveMeasuredAtLoad()
+    {
+        // mlp: measured at 1, 2, 4, .., 64 on the CPU at load; the window stays the configured one.
+        var mlp = (await StatsAsync("mlp_batched")).GetProperty("batching");
+        Assert.Equal("tuned", mlp.GetProperty("mode").GetString());
+        Assert.Equal("cpu", mlp.GetProperty("device").GetString());
+        Assert.Equal(2000, mlp.GetProperty("max_queue_delay_microseconds").GetInt64());
+        Assert.Equal(64, mlp.GetProperty("target_batch_size").GetInt32());
+        var curve = mlp.GetProperty("curve").EnumerateArray().ToArray();
+        Assert.Equal([1, 2, 4, 8, 16, 32, 64], curve.Select(p => p.GetProperty("batch_size").GetInt32()));
+        Assert.All(curve, p => Assert.True(p.GetProperty("ns").GetInt64() > 0, p.GetRawText()));
+        Assert.InRange(mlp.GetProperty("best_batch_size").GetInt32(), 1, 64);
+        Assert.Equal(JsonValueKind.Object, mlp.GetProperty("dispatched").ValueKind);
+
+        // "slow" holds its queue: identity's fixed cost per run makes a batch of 64 far cheaper
+        // per row, so the curve keeps the configured 30 s window for a short batch.
+        var slow = (await StatsAsync("slow")).GetProperty("batching");
+        Assert.Equal("tuned", slow.GetProperty("mode").GetString());
+        Assert.True(slow.GetProperty("best_batch_size").GetInt32() > 1, slow.GetRawText());
+
+        // An unbatched model has no batching policy to show.
+        Assert.False((await StatsAsync("identity")).TryGetProperty("batching", out _));
+    }
+
+    [Fact]
     public async Task ConcurrentRequests_AreBatched_AndEachGetsItsOwnReference()
     {
         var samples = Enumerable.Range(0, 4).SelectMany(k => new[] { ReferenceModels.Load("mlp", k), ReferenceModels.Load("bert_tiny", k) }).ToArray();

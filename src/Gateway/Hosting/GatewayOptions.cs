@@ -46,6 +46,17 @@ public sealed class GatewayOptions
     /// </summary>
     public bool InlineSocketScheduling { get; set; }
 
+    /// <summary>
+    /// When true (the default), a model with dynamic batching has its run time measured at the
+    /// allowed batch sizes when it loads, and a batch short of its target waits only when that
+    /// curve and the arrival rate say the wait raises throughput (see docs/TRITON.md). False keeps
+    /// Triton's behaviour: every short batch waits its whole <c>max_queue_delay_microseconds</c>.
+    /// </summary>
+    public bool BatchTuning { get; set; } = true;
+
+    /// <summary>Longest the measuring may add to one model version's load (and so to readiness), in milliseconds.</summary>
+    public int BatchTuningBudgetMilliseconds { get; set; } = 1000;
+
     /// <summary>Checks the values; returns the first problem, naming its key, or null.</summary>
     public string? Validate()
     {
@@ -67,6 +78,11 @@ public sealed class GatewayOptions
         if (InlineExecutionMicroseconds is < 0 or > 1_000_000)
         {
             return $"{SectionName}:InlineExecutionMicroseconds must be from 0 to 1000000 (got {InlineExecutionMicroseconds})";
+        }
+
+        if (BatchTuningBudgetMilliseconds is < 0 or > 60_000)
+        {
+            return $"{SectionName}:BatchTuningBudgetMilliseconds must be from 0 to 60000 (got {BatchTuningBudgetMilliseconds})";
         }
 
         if (LoadParallelism < 0)

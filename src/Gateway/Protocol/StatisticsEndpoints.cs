@@ -54,6 +54,65 @@ internal sealed class RejectionStats
     public long Cancelled { get; init; }
 }
 
+/// <summary>One point of the measured run-time curve.</summary>
+internal sealed class CurvePoint
+{
+    [JsonPropertyName("batch_size")]
+    public int BatchSize { get; init; }
+
+    [JsonPropertyName("ns")]
+    public long Ns { get; init; }
+}
+
+/// <summary>Batches dispatched by why they went.</summary>
+internal sealed class DispatchStats
+{
+    [JsonPropertyName("full")]
+    public long Full { get; init; }
+
+    [JsonPropertyName("at_window")]
+    public long AtWindow { get; init; }
+
+    [JsonPropertyName("early")]
+    public long Early { get; init; }
+}
+
+/// <summary>
+/// How a batching model version decides what to run now against what to wait for (a gateway
+/// addition): <c>tuned</c> from the curve measured at load, or <c>configured</c> (Triton's
+/// fixed window) with the reason.
+/// </summary>
+internal sealed class BatchingPolicyStats
+{
+    [JsonPropertyName("mode")]
+    public required string Mode { get; init; }
+
+    [JsonPropertyName("note")]
+    public required string Note { get; init; }
+
+    [JsonPropertyName("max_batch_size")]
+    public int MaxBatchSize { get; init; }
+
+    [JsonPropertyName("target_batch_size")]
+    public int TargetBatchSize { get; init; }
+
+    [JsonPropertyName("max_queue_delay_microseconds")]
+    public long MaxQueueDelayMicroseconds { get; init; }
+
+    /// <summary>Tuned: the size with the most rows per second; 1 means a lone request is never held.</summary>
+    [JsonPropertyName("best_batch_size")]
+    public int BestBatchSize { get; init; }
+
+    [JsonPropertyName("device")]
+    public required string Device { get; init; }
+
+    [JsonPropertyName("curve")]
+    public required List<CurvePoint> Curve { get; init; }
+
+    [JsonPropertyName("dispatched")]
+    public required DispatchStats Dispatched { get; init; }
+}
+
 internal sealed class ModelStatistics
 {
     [JsonPropertyName("name")]
@@ -82,6 +141,11 @@ internal sealed class ModelStatistics
 
     [JsonPropertyName("rejections")]
     public required RejectionStats Rejections { get; init; }
+
+    /// <summary>Null (left out) for a model without dynamic batching.</summary>
+    [JsonPropertyName("batching")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public BatchingPolicyStats? Batching { get; init; }
 }
 
 internal sealed class StatisticsResponse
@@ -191,6 +255,41 @@ internal static class StatisticsEndpoints
                 DeadlineExceeded = stats.DeadlineExceeded,
                 Cancelled = stats.Cancelled,
             },
+            Batching = BatchingOf(version),
+        };
+    }
+
+    private static BatchingPolicyStats? BatchingOf(ModelVersion version)
+    {
+        var policy = version.Scheduler.Policy;
+        if (!policy.Batching)
+        {
+            return null;
+        }
+
+        var curve = new List<CurvePoint>();
+        if (policy.Tuning is { } tuning)
+        {
+            var sizes = tuning.Curve.Sizes;
+            var seconds = tuning.Curve.Seconds;
+            for (var i = 0; i < sizes.Length; i++)
+            {
+                curve.Add(new CurvePoint { BatchSize = sizes[i], Ns = (long)(seconds[i] * 1e9) });
+            }
+        }
+
+        var dispatches = version.Scheduler.Dispatches;
+        return new BatchingPolicyStats
+        {
+            Mode = policy.Tuning is null ? "configured" : "tuned",
+            Note = policy.TuningNote,
+            MaxBatchSize = policy.MaxBatchSize,
+            TargetBatchSize = policy.TargetBatchSize,
+            MaxQueueDelayMicroseconds = (long)policy.MaxQueueDelay.TotalMicroseconds,
+            BestBatchSize = policy.Tuning?.BestBatchSize ?? 0,
+            Device = version.Runner.Device,
+            Curve = curve,
+            Dispatched = new DispatchStats { Full = dispatches.Full, AtWindow = dispatches.AtWindow, Early = dispatches.Early },
         };
     }
 

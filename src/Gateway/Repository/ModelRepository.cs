@@ -489,9 +489,15 @@ internal sealed partial class ModelRepository : IDisposable
             return null;
         }
 
+        var policy = BatchTuner.Tune(runner, signature, definition, _options.BatchTuning, TimeSpan.FromMilliseconds(_options.BatchTuningBudgetMilliseconds), _time, out var tuned);
+        if (tuned.Length > 0)
+        {
+            Log.BatchingTuned(_logger, definition.Name, version.ToString(CultureInfo.InvariantCulture), tuned);
+        }
+
         error = string.Empty;
         var telemetry = _metrics?.ForModel(definition.Name, version.ToString(CultureInfo.InvariantCulture), definition.Backend.Name, runner.Device);
-        return new ModelVersion(definition, version, runner, signature, _schedulers, telemetry);
+        return new ModelVersion(definition, version, runner, signature, _schedulers, telemetry, policy);
     }
 
     /// <summary>Paths, sizes and write times of a model's config and version files.</summary>
@@ -548,5 +554,8 @@ internal sealed partial class ModelRepository : IDisposable
 
         [LoggerMessage(106, LogLevel.Warning, "Model {Model}: {Warning}")]
         public static partial void ConfigFieldIgnored(ILogger logger, string model, string warning);
+
+        [LoggerMessage(107, LogLevel.Information, "Model {Model} version {Version}: {Decision}")]
+        public static partial void BatchingTuned(ILogger logger, string model, string version, string decision);
     }
 }

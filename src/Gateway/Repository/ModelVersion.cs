@@ -18,7 +18,7 @@ internal sealed class ModelVersion
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
 
-    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature, ISchedulerFactory schedulers, ModelTelemetry? telemetry = null)
+    public ModelVersion(ModelDefinition definition, long version, IModelRunner runner, ModelSignature signature, ISchedulerFactory schedulers, ModelTelemetry? telemetry = null, SchedulingPolicy? policy = null)
     {
         Definition = definition;
         Version = version;
@@ -37,7 +37,7 @@ internal sealed class ModelVersion
         }
 
         Telemetry = telemetry;
-        Scheduler = schedulers.Create($"{definition.Name}/{VersionText}", runner, definition.Scheduling, telemetry);
+        Scheduler = schedulers.Create($"{definition.Name}/{VersionText}", runner, policy ?? definition.Scheduling, telemetry);
         telemetry?.Bind(this);
     }
 

@@ -30,22 +30,7 @@ internal static class ModelWarmup
 
         foreach (var batch in batchSizes)
         {
-            var tensors = new Tensor[signature.Inputs.Count];
-            for (var i = 0; i < tensors.Length; i++)
-            {
-                var spec = signature.Inputs[i];
-                var shape = default(TensorShape);
-                for (var d = 0; d < spec.Shape.Rank; d++)
-                {
-                    var dim = spec.Shape[d];
-                    shape.TryAdd(dim >= 0 ? dim : d == 0 && definition.MaxBatchSize > 0 ? batch : 1);
-                }
-
-                shape.TryGetElementCount(int.MaxValue, out var elements);
-                var size = spec.DataType == DataType.Bytes ? 4 * elements : elements * spec.DataType.ElementSize();
-                tensors[i] = new Tensor(spec.DataType, shape, new byte[size]);
-            }
-
+            var tensors = Inputs(signature, definition, batch);
             var result = runner.Run(tensors, outputs);
             if (result.Error is { } error)
             {
@@ -56,5 +41,30 @@ internal static class ModelWarmup
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Zero-filled inputs of <paramref name="batch"/> rows (when the model batches): every other
+    /// variable dimension 1, BYTES as empty strings.
+    /// </summary>
+    public static Tensor[] Inputs(ModelSignature signature, ModelDefinition definition, long batch)
+    {
+        var tensors = new Tensor[signature.Inputs.Count];
+        for (var i = 0; i < tensors.Length; i++)
+        {
+            var spec = signature.Inputs[i];
+            var shape = default(TensorShape);
+            for (var d = 0; d < spec.Shape.Rank; d++)
+            {
+                var dim = spec.Shape[d];
+                shape.TryAdd(dim >= 0 ? dim : d == 0 && definition.MaxBatchSize > 0 ? batch : 1);
+            }
+
+            shape.TryGetElementCount(int.MaxValue, out var elements);
+            var size = spec.DataType == DataType.Bytes ? 4 * elements : elements * spec.DataType.ElementSize();
+            tensors[i] = new Tensor(spec.DataType, shape, new byte[size]);
+        }
+
+        return tensors;
     }
 }

@@ -59,6 +59,11 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Gauge? _modelLoadSeconds;
     private readonly Counter? _modelLoads;
     private readonly Gauge? _modelsLoaded;
+    private readonly Gauge? _batchingTuned;
+    private readonly Gauge? _batchingBestSize;
+    private readonly Gauge? _batchingRunSeconds;
+    private readonly Counter? _batchingDispatches;
+    private readonly Dictionary<(string Model, string Version), string[]> _publishedCurves = [];
     private readonly Gauge? _gpuUtilisation;
     private readonly Gauge? _gpuMemoryUsed;
     private readonly Gauge? _gpuMemoryTotal;
@@ -86,6 +91,8 @@ internal sealed class GatewayMetrics : IDisposable
         ModelLoadDuration = _meter.CreateHistogram<double>("gateway.model.load.duration", "s", "Time to load and warm up a model version.");
         _meter.CreateObservableGauge("gateway.inference.queue.depth", ObserveQueueDepth, "{request}", "Requests waiting in a model's queue.");
         _meter.CreateObservableUpDownCounter("gateway.inference.in_flight", ObserveInFlight, "{request}", "Requests holding a model version.");
+        _meter.CreateObservableGauge("gateway.batching.best_batch_size", ObserveBestBatchSize, "{row}", "Batch size with the most rows per second on the run-time curve measured at load (1: a lone request is never held); 0 when the batching model keeps the configured window.");
+        _meter.CreateObservableGauge("gateway.batching.run.duration", ObserveRunCurve, "s", "A batching model version's run time by batch size, measured at load.");
         if (options.Gpu.Enabled)
         {
             _nvml = Nvml.TryOpen(options.Gpu.Library, logger);
@@ -124,6 +131,10 @@ internal sealed class GatewayMetrics : IDisposable
         _modelLoadSeconds = factory.CreateGauge("gateway_model_load_duration_seconds", "Time the last load of a model version took, warm-up included.", "model", "version");
         _modelLoads = factory.CreateCounter("gateway_model_loads_total", "Model version loads by result.", "model", "result");
         _modelsLoaded = factory.CreateGauge("gateway_model_versions_loaded", "Model versions being served.");
+        _batchingTuned = factory.CreateGauge("gateway_batching_tuned", "1 when a batching model version decides its waits from the run-time curve measured at load, 0 when it keeps the configured window.", "model", "version");
+        _batchingBestSize = factory.CreateGauge("gateway_batching_best_batch_size", "Batch size with the most rows per second on the measured curve (1: a lone request is never held).", "model", "version");
+        _batchingRunSeconds = factory.CreateGauge("gateway_batching_run_seconds", "A batching model version's run time by batch size, measured at load.", "model", "version", "batch_size");
+        _batchingDispatches = factory.CreateCounter("gateway_batching_dispatches_total", "Batches dispatched by why: full (reached the target), window (the delay ran out), early (the tuned decision found no wait that pays).", "model", "version", "reason");
         if (_nvml is not null)
         {
             _gpuUtilisation = factory.CreateGauge("gateway_gpu_utilization_ratio", "GPU utilisation over NVML's last sample period (0 to 1).", "gpu", "name");
@@ -312,8 +323,23 @@ internal sealed class GatewayMetrics : IDisposable
 
                 _queueDepth!.RemoveLabelled(published.Model, published.Version);
                 _inferenceInFlight!.RemoveLabelled(published.Model, published.Version);
+                _batchingTuned!.RemoveLabelled(published.Model, published.Version);
+                _batchingBestSize!.RemoveLabelled(published.Model, published.Version);
+                if (_publishedCurves.Remove(published, out var sizes))
+                {
+                    foreach (var size in sizes)
+                    {
+                        _batchingRunSeconds!.RemoveLabelled(published.Model, published.Version, size);
+                    }
+                }
+
                 return true;
             });
+
+            foreach (var (model, _) in _live)
+            {
+                CollectBatching(model);
+            }
 
             _modelsLoaded!.Set(_live.Count);
         }
@@ -340,6 +366,72 @@ internal sealed class GatewayMetrics : IDisposable
         _gcPause!.IncTo(GC.GetTotalPauseDuration().TotalSeconds);
         _gcHeapSize!.Set(GC.GetGCMemoryInfo().HeapSizeBytes);
         _lockContentions!.IncTo(Monitor.LockContentionCount);
+    }
+
+    /// <summary>Under the gauge lock: the batching policy's gauges and dispatch counters of one live version.</summary>
+    private void CollectBatching(ModelTelemetry model)
+    {
+        if (model.Policy is not { Batching: true } policy)
+        {
+            return;
+        }
+
+        var tuning = policy.Tuning;
+        _batchingTuned!.WithLabels(model.Model, model.Version).Set(tuning is null ? 0 : 1);
+        _batchingBestSize!.WithLabels(model.Model, model.Version).Set(tuning?.BestBatchSize ?? 0);
+        if (tuning is not null)
+        {
+            var sizes = tuning.Curve.Sizes;
+            var seconds = tuning.Curve.Seconds;
+            if (!_publishedCurves.TryGetValue((model.Model, model.Version), out var labels) || labels.Length != sizes.Length)
+            {
+                labels = new string[sizes.Length];
+                for (var i = 0; i < sizes.Length; i++)
+                {
+                    labels[i] = sizes[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                _publishedCurves[(model.Model, model.Version)] = labels;
+            }
+
+            for (var i = 0; i < sizes.Length; i++)
+            {
+                _batchingRunSeconds!.WithLabels(model.Model, model.Version, labels[i]).Set(seconds[i]);
+            }
+        }
+
+        var dispatches = model.Dispatches;
+        _batchingDispatches!.WithLabels(model.Model, model.Version, "full").IncTo(dispatches.Full);
+        _batchingDispatches.WithLabels(model.Model, model.Version, "window").IncTo(dispatches.AtWindow);
+        _batchingDispatches.WithLabels(model.Model, model.Version, "early").IncTo(dispatches.Early);
+    }
+
+    private IEnumerable<Measurement<int>> ObserveBestBatchSize()
+    {
+        foreach (var (model, _) in _live)
+        {
+            if (model.Policy is { Batching: true } policy)
+            {
+                yield return new Measurement<int>(policy.Tuning?.BestBatchSize ?? 0, model.Tags);
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveRunCurve()
+    {
+        foreach (var (model, _) in _live)
+        {
+            if (model.Policy?.Tuning is not { } tuning)
+            {
+                continue;
+            }
+
+            for (var i = 0; i < tuning.Curve.Sizes.Length; i++)
+            {
+                yield return new Measurement<double>(
+                    tuning.Curve.Seconds[i], model.Tags[0], model.Tags[1], new KeyValuePair<string, object?>("batch_size", tuning.Curve.Sizes[i]));
+            }
+        }
     }
 
     private IEnumerable<Measurement<int>> ObserveQueueDepth()

@@ -56,6 +56,12 @@ internal sealed class ModelTelemetry : ISchedulerObserver
 
     internal int InFlight => _version?.InFlight ?? 0;
 
+    /// <summary>The version's scheduling policy (its measured batching decision included), once bound.</summary>
+    internal SchedulingPolicy? Policy => _version?.Scheduler.Policy;
+
+    /// <summary>The version's batches by why they were dispatched.</summary>
+    internal BatchDispatchCounts Dispatches => _version?.Scheduler.Dispatches ?? default;
+
     /// <summary>Starts reporting the version's queue depth and in-flight gauges.</summary>
     public void Bind(ModelVersion version)
     {
