@@ -192,6 +192,34 @@ public sealed class HandoffTests
         await scheduler.ReleaseAsync(item);
     }
 
+    /// <summary>
+    /// With a queue delay configured, the measured curve decides: where batching gains nothing
+    /// (run time proportional to rows) a lone request runs inline as an unbatched one would; where a
+    /// batch of 8 costs barely more than one (a GPU's curve) it is queued to wait for company.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 1.0, 2.0, 4.0, 8.0 }, true)]
+    [InlineData(new[] { 1.0, 1.02, 1.05, 1.1 }, false)]
+    public async Task BatchingModel_WithAWindow_RunsInline_WhenItsCurveSaysWaitingCannotPay(double[] milliseconds, bool inline)
+    {
+        var runner = new EchoRunner();
+        int[] sizes = [1, 2, 4, 8];
+        var curve = new RunTimeCurve(sizes.Select((size, i) => (size, milliseconds[i] / 1000)));
+        using var scheduler = new SchedulerFactory(TimeProvider.System, NullLogger.Instance).Create("tuned", runner, new SchedulingPolicy
+        {
+            Batching = true,
+            MaxBatchSize = 8,
+            MaxQueueDelay = TimeSpan.FromMilliseconds(5),
+            InlineThreshold = TimeSpan.FromSeconds(1),
+            Tuning = new TunedBatching(curve, target: 8),
+        }, observer: null);
+
+        var item = Submit(scheduler, 0);
+        Assert.Equal(OutcomeStatus.Succeeded, await item.Completion.AsTask().WaitAsync(s_wait));
+        Assert.Equal(inline, item.RanInline);
+        await scheduler.ReleaseAsync(item);
+    }
+
     /// <summary>The name of the thread an awaiting caller continues on (no context captured).</summary>
     private static async Task<string?> ThreadAfterAsync(WorkItem item)
     {
