@@ -63,6 +63,14 @@ public sealed record SchedulingPolicy
     /// <summary>Why a batching model has no <see cref="Tuning"/> (switched off, or not measurable); empty otherwise.</summary>
     public string TuningNote { get; init; } = string.Empty;
 
+    /// <summary>
+    /// A lone request whose run took at most this long, with nothing queued behind it, has its
+    /// caller continue on the execution thread (no thread-pool wake-up). Longer runs complete
+    /// asynchronously: the caller's continuation reads and parses the connection's next request,
+    /// which a long model's next run should not wait behind. Zero turns it off.
+    /// </summary>
+    public TimeSpan ContinueOnExecutionThreadBelow { get; init; } = TimeSpan.FromMicroseconds(500);
+
     /// <summary>The batch size a dispatch aims for: the largest preferred size, else the maximum.</summary>
     public int TargetBatchSize => PreferredBatchSizes.Length > 0 ? PreferredBatchSizes[^1] : Math.Max(1, MaxBatchSize);
 

@@ -18,6 +18,7 @@ public sealed class HandoffTests
             InstanceCount = instances,
             MaxQueueSize = 4096,
             InlineThreshold = TimeSpan.Zero, // every request goes through the queue
+            ContinueOnExecutionThreadBelow = TimeSpan.MaxValue, // whatever a gated run's length on a busy machine
         }, observer: null);
 
     private static WorkItem Submit(ModelScheduler scheduler, int i) =>
@@ -118,6 +119,24 @@ public sealed class HandoffTests
 
         // No thread-pool wake-up: the execution thread that finished the run went on with the caller.
         Assert.Equal("handoff#0", await continued.WaitAsync(s_wait));
+        Assert.Equal(OutcomeStatus.Succeeded, await item.Completion);
+        await scheduler.ReleaseAsync(item);
+    }
+
+    /// <summary>A long run's lone caller continues on the thread pool, so the execution thread is free for the next run.</summary>
+    [Fact]
+    public async Task LoneRequest_OfALongRun_CallerContinuesOnTheThreadPool()
+    {
+        var runner = new EchoRunner { OnRun = static () => Thread.Sleep(5) };
+        using var scheduler = new SchedulerFactory(TimeProvider.System, NullLogger.Instance).Create("handoff", runner, new SchedulingPolicy
+        {
+            InlineThreshold = TimeSpan.Zero,
+            ContinueOnExecutionThreadBelow = TimeSpan.FromMilliseconds(1),
+        }, observer: null);
+        var item = Submit(scheduler, 0);
+        var continued = ThreadAfterAsync(item);
+
+        Assert.NotEqual("handoff#0", await continued.WaitAsync(s_wait));
         Assert.Equal(OutcomeStatus.Succeeded, await item.Completion);
         await scheduler.ReleaseAsync(item);
     }
