@@ -47,15 +47,28 @@ public sealed class AuthenticatorTests
     public void CachedCheck_AllocatesNothing()
     {
         var header = "Bearer " + Token();
-        _ = _authenticator.AuthenticateAsync(header, null, CancellationToken.None);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10_000; i++)
+        // Warm up past the JIT's tiering, and measure up to three rounds: a one-off (a method
+        // re-jitted mid-round, once seen as 32,664 B) shows in one round only, while a per-call
+        // allocation (10,000 calls of at least 24 B) shows in every round.
+        for (var i = 0; i < 1_000; i++)
         {
-            var result = _authenticator.AuthenticateAsync(header, null, CancellationToken.None);
-            Assert.True(result.Result.Succeeded);
+            _ = _authenticator.AuthenticateAsync(header, null, CancellationToken.None);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        var rounds = new List<long>();
+        for (var round = 0; round < 3 && (rounds.Count == 0 || rounds[^1] != 0); round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++)
+            {
+                var result = _authenticator.AuthenticateAsync(header, null, CancellationToken.None);
+                Assert.True(result.Result.Succeeded);
+            }
+
+            rounds.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.True(rounds[^1] == 0, $"bytes allocated per round of 10,000 cached checks: {string.Join(", ", rounds)}");
     }
 
     [Fact]
