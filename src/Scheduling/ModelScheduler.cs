@@ -27,7 +27,6 @@ public sealed partial class ModelScheduler : IDisposable
     private readonly BatchExecutor _inlineExecutor;
     private readonly long _inlineThresholdTicks;
     private readonly bool _waitingCannotPay;
-    private readonly long _syncContinuationTicks;
     private readonly ISchedulerObserver? _observer;
 
     // Per execution thread: the timestamp its current execution started, 0 when idle (health probe).
@@ -64,9 +63,6 @@ public sealed partial class ModelScheduler : IDisposable
         _inlineExecutor = new BatchExecutor(runner);
         _inlineThresholdTicks = (long)(policy.InlineThreshold.TotalSeconds * time.TimestampFrequency);
         _waitingCannotPay = WaitingCannotPay(policy);
-        _syncContinuationTicks = policy.ContinueOnExecutionThreadBelow >= TimeSpan.FromDays(1)
-            ? long.MaxValue
-            : (long)(policy.ContinueOnExecutionThreadBelow.TotalSeconds * time.TimestampFrequency);
         _threads = new Thread[policy.InstanceCount];
         _runningSince = new long[policy.InstanceCount];
         _lastFinishedAt = time.GetTimestamp();
@@ -703,7 +699,7 @@ public sealed partial class ModelScheduler : IDisposable
         // short runs: the continuation goes on to read and parse the connection's next request on
         // this thread, and a long model's next request would then wait for that instead of running
         // (mobilenet_v2 at 16 callers lost a fifth of its rate), to save a wake-up it would not notice.
-        var synchronously = batch.Count == 1 && end - start <= _syncContinuationTicks && ReleaseIfIdle();
+        var synchronously = batch.Count == 1 && _time.GetElapsedTime(start, end) <= _policy.ContinueOnExecutionThreadBelow && ReleaseIfIdle();
         foreach (var item in batch)
         {
             item.Complete(item.Error is null ? OutcomeStatus.Succeeded : OutcomeStatus.Failed, synchronously);

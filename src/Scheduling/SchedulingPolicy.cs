@@ -55,7 +55,7 @@ public sealed record SchedulingPolicy
 
     /// <summary>
     /// The decision from the run-time curve measured when the version loaded: when set, a batch
-    /// short of its target waits only when the curve and the arrival rate say the wait pays.
+    /// short of its target waits only while the curve says a larger allowed batch runs more rows per second.
     /// Null keeps the configured behaviour (wait the whole window for the target).
     /// </summary>
     public TunedBatching? Tuning { get; init; }

@@ -49,7 +49,7 @@ public sealed class GatewayOptions
     /// <summary>
     /// When true (the default), a model with dynamic batching has its run time measured at the
     /// allowed batch sizes when it loads, and a batch short of its target waits only when that
-    /// curve and the arrival rate say the wait raises throughput (see docs/TRITON.md). False keeps
+    /// curve says a larger allowed batch runs more rows per second (docs/CONFIGURATION.md, "Tuned batching"). False keeps
     /// Triton's behaviour: every short batch waits its whole <c>max_queue_delay_microseconds</c>.
     /// </summary>
     public bool BatchTuning { get; set; } = true;
