@@ -48,6 +48,35 @@ public sealed class ModelSignature
     /// <summary>Outputs in backend order.</summary>
     public IReadOnlyList<TensorSpec> Outputs { get; }
 
+    /// <summary>The index of every output, for a run that reads them all (warm-up and probes at load).</summary>
+    public int[] AllOutputs() => [.. Enumerable.Range(0, Outputs.Count)];
+
+    /// <summary>
+    /// Zero-filled inputs for runs at load (warm-up, probes), never for requests: a variable first
+    /// dimension as <paramref name="rows"/>, every other variable dimension 1, BYTES as empty
+    /// strings (a 4-byte length each).
+    /// </summary>
+    public Tensor[] ZeroInputs(long rows)
+    {
+        var tensors = new Tensor[Inputs.Count];
+        for (var i = 0; i < tensors.Length; i++)
+        {
+            var spec = Inputs[i];
+            var shape = default(TensorShape);
+            for (var d = 0; d < spec.Shape.Rank; d++)
+            {
+                var dim = spec.Shape[d];
+                shape.TryAdd(dim >= 0 ? dim : d == 0 ? rows : 1);
+            }
+
+            shape.TryGetElementCount(int.MaxValue, out var elements);
+            var size = spec.DataType == DataType.Bytes ? 4 * elements : elements * spec.DataType.ElementSize();
+            tensors[i] = new Tensor(spec.DataType, shape, new byte[size]);
+        }
+
+        return tensors;
+    }
+
     /// <summary>Index of the input named <paramref name="utf8Name"/>, or -1.</summary>
     public int FindInput(ReadOnlySpan<byte> utf8Name) => Find(Inputs, utf8Name);
 

@@ -27,37 +27,25 @@ internal static class OnnxRunProbe
     /// </summary>
     public static TimeSpan? Fastest(IModelRunner runner)
     {
-        var inputs = new Tensor[runner.Signature.Inputs.Count];
-        for (var i = 0; i < inputs.Length; i++)
+        var signature = runner.Signature;
+        foreach (var spec in signature.Inputs)
         {
-            var spec = runner.Signature.Inputs[i];
             if (spec.DataType == DataType.Bytes)
             {
                 return null;
             }
-
-            var dims = new long[spec.Shape.Rank];
-            var elements = 1L;
-            for (var d = 0; d < dims.Length; d++)
-            {
-                dims[d] = spec.Shape[d] > 0 ? spec.Shape[d] : 1;
-                elements *= dims[d];
-            }
-
-            if (elements * spec.DataType.ElementSize() > 1 << 24)
-            {
-                return null; // not a model this is for, and not worth 16 MiB of zeros
-            }
-
-            inputs[i] = new Tensor(spec.DataType, new TensorShape(dims), new byte[elements * spec.DataType.ElementSize()]);
         }
 
-        var outputs = new int[runner.Signature.Outputs.Count];
-        for (var o = 0; o < outputs.Length; o++)
+        var inputs = signature.ZeroInputs(1);
+        foreach (var input in inputs)
         {
-            outputs[o] = o;
+            if (input.Data.Length > 1 << 24)
+            {
+                return null; // not a model this is for, and not worth running on 16 MiB of zeros
+            }
         }
 
+        var outputs = signature.AllOutputs();
         var fastest = TimeSpan.MaxValue;
         for (var run = 0; run < Runs; run++)
         {

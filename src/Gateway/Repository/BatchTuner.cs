@@ -47,11 +47,7 @@ internal static class BatchTuner
         }
 
         var started = time.GetTimestamp();
-        var outputs = new int[signature.Outputs.Count];
-        for (var i = 0; i < outputs.Length; i++)
-        {
-            outputs[i] = i;
-        }
+        var outputs = signature.AllOutputs();
 
         // First an untimed run of each size (warm-up ran only at 1, the preferred sizes and the
         // maximum). A size is taken only if its untimed and first timed run, priced at the last

@@ -22,11 +22,7 @@ internal static class ModelWarmup
             }
         }
 
-        var outputs = new int[signature.Outputs.Count];
-        for (var i = 0; i < outputs.Length; i++)
-        {
-            outputs[i] = i;
-        }
+        var outputs = signature.AllOutputs();
 
         foreach (var batch in batchSizes)
         {
@@ -43,28 +39,7 @@ internal static class ModelWarmup
         return null;
     }
 
-    /// <summary>
-    /// Zero-filled inputs of <paramref name="batch"/> rows (when the model batches): every other
-    /// variable dimension 1, BYTES as empty strings.
-    /// </summary>
-    public static Tensor[] Inputs(ModelSignature signature, ModelDefinition definition, long batch)
-    {
-        var tensors = new Tensor[signature.Inputs.Count];
-        for (var i = 0; i < tensors.Length; i++)
-        {
-            var spec = signature.Inputs[i];
-            var shape = default(TensorShape);
-            for (var d = 0; d < spec.Shape.Rank; d++)
-            {
-                var dim = spec.Shape[d];
-                shape.TryAdd(dim >= 0 ? dim : d == 0 && definition.MaxBatchSize > 0 ? batch : 1);
-            }
-
-            shape.TryGetElementCount(int.MaxValue, out var elements);
-            var size = spec.DataType == DataType.Bytes ? 4 * elements : elements * spec.DataType.ElementSize();
-            tensors[i] = new Tensor(spec.DataType, shape, new byte[size]);
-        }
-
-        return tensors;
-    }
+    /// <summary>Zero-filled inputs of <paramref name="batch"/> rows when the model batches (see <see cref="ModelSignature.ZeroInputs"/>).</summary>
+    public static Tensor[] Inputs(ModelSignature signature, ModelDefinition definition, long batch) =>
+        signature.ZeroInputs(definition.MaxBatchSize > 0 ? batch : 1);
 }
