@@ -149,10 +149,12 @@ internal sealed class ModelTelemetry : ISchedulerObserver
     /// </summary>
     public Activity? StartExecution(ReadOnlySpan<WorkItem> batch, int rows)
     {
-        // PERF: a lone request whose span is not sampled gets no execution span from any standard
-        // sampler (its context is the parent, and the parent's decision was already "drop"), so
-        // the links and the sampler call are skipped: the common case at a low sampling ratio.
-        if (batch.Length == 1 && batch[0].TraceContext.TraceId != default && !batch[0].TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
+        // PERF: a request whose span is not sampled is not traced further: a lone one's execution
+        // would be the child of a dropped span, and a batch is linked only to the requests that are
+        // traced, so a batch of none gets no span. Links, the sampler call and the Activity are
+        // skipped, the common case at a low sampling ratio (and for every request when the host
+        // made no span: then the context is empty).
+        if (batch.Length == 1 && !batch[0].TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
         {
             return null;
         }
@@ -161,10 +163,15 @@ internal sealed class ModelTelemetry : ISchedulerObserver
         var count = 0;
         foreach (var item in batch)
         {
-            if (item.TraceContext != default)
+            if (item.TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
             {
                 links[count++] = new ActivityLink(item.TraceContext);
             }
+        }
+
+        if (count == 0)
+        {
+            return null;
         }
 
         if (count < links.Length)
@@ -248,7 +255,7 @@ internal sealed class ModelTelemetry : ISchedulerObserver
     /// <summary>Tags the request's server span with the model it resolved to.</summary>
     public void TagServerSpan()
     {
-        if (Activity.Current is { IsAllDataRequested: true } server)
+        if (Activity.Current is { Recorded: true } server)
         {
             server.SetTag(GatewayTelemetry.ModelAttribute, Model);
             server.SetTag(GatewayTelemetry.VersionAttribute, Version);

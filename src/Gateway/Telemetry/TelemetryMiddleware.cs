@@ -44,9 +44,19 @@ internal sealed class TelemetryMiddleware
         }
 
         var correlation = ResolveCorrelationId(context);
-        if (Activity.Current is { IsAllDataRequested: true } server)
+        if (Activity.Current is { Recorded: true } server)
         {
-            server.SetTag(GatewayTelemetry.CorrelationAttribute, correlation);
+            if (TelemetrySetup.IsProbeOrScrape(context.Request.Path))
+            {
+                // Probes and scrapes are never exported, whatever the sampler said: the processor
+                // and the exporter drop a span that is not recorded.
+                server.IsAllDataRequested = false;
+                server.ActivityTraceFlags &= ~ActivityTraceFlags.Recorded;
+            }
+            else
+            {
+                server.SetTag(GatewayTelemetry.CorrelationAttribute, correlation);
+            }
         }
 
         return InvokeCoreAsync(context, correlation);
@@ -62,8 +72,13 @@ internal sealed class TelemetryMiddleware
         {
             await _next(context);
         }
-        catch
+        catch (Exception exception)
         {
+            if (Activity.Current is { Recorded: true } server)
+            {
+                server.AddException(exception);
+            }
+
             if (!context.Response.HasStarted)
             {
                 // A client that went away mid-request is not a server fault: counted as nginx's
@@ -78,6 +93,53 @@ internal sealed class TelemetryMiddleware
         finally
         {
             _metrics.HttpFinished(context, _time.GetElapsedTime(started).TotalSeconds);
+            if (Activity.Current is { Recorded: true } server)
+            {
+                CompleteServerSpan(server, context);
+            }
+        }
+    }
+
+    /// <summary>
+    /// OpenTelemetry's HTTP server conventions on a sampled request span, which ASP.NET Core 10
+    /// leaves bare by default: the name <c>{method} {route}</c>, the request's method, scheme,
+    /// path, server address and port, protocol version, <c>http.route</c>,
+    /// <c>http.response.status_code</c>, and an error status for a 5xx answer. Written once, at
+    /// the end, and only for spans that are exported.
+    /// </summary>
+    private static void CompleteServerSpan(Activity server, HttpContext context)
+    {
+        var request = context.Request;
+        var method = request.Method;
+        var status = context.Response.StatusCode;
+        if (context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route })
+        {
+            server.DisplayName = method + " " + route;
+            server.SetTag("http.route", route);
+        }
+        else
+        {
+            server.DisplayName = method;
+        }
+
+        server.SetTag("http.request.method", method);
+        server.SetTag("url.scheme", request.Scheme);
+        server.SetTag("url.path", request.PathBase.Add(request.Path).Value);
+        server.SetTag("server.address", request.Host.Host);
+        server.SetTag("server.port", request.Host.Port ?? context.Connection.LocalPort);
+        server.SetTag("network.protocol.version", request.Protocol switch
+        {
+            "HTTP/1.1" => "1.1",
+            "HTTP/2" => "2",
+            "HTTP/3" => "3",
+            "HTTP/1.0" => "1.0",
+            var other => other,
+        });
+        server.SetTag("http.response.status_code", status);
+        if (status >= StatusCodes.Status500InternalServerError)
+        {
+            server.SetTag("error.type", status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            server.SetStatus(ActivityStatusCode.Error);
         }
     }
 
@@ -114,7 +176,7 @@ internal sealed class TelemetryMiddleware
         }
         else
         {
-            id = Activity.Current?.TraceId.ToHexString() ?? Guid.NewGuid().ToString("N");
+            id = Activity.Current?.TraceId.ToHexString() ?? CallersTraceId(headers) ?? Guid.NewGuid().ToString("N");
             viaRequestId = false;
         }
 
@@ -126,6 +188,26 @@ internal sealed class TelemetryMiddleware
 
         return id;
     }
+
+    /// <summary>
+    /// The trace id of a well-formed W3C <c>traceparent</c>, for a request the host made no span
+    /// for (its logging and tracing both off): the caller's trace still names the request.
+    /// </summary>
+    internal static string? CallersTraceId(IHeaderDictionary headers)
+    {
+        var values = headers.TraceParent;
+        if (values.Count != 1 || values[0] is not { Length: >= 55 } traceparent)
+        {
+            return null;
+        }
+
+        var traceId = traceparent.AsSpan(3, 32);
+        return traceparent[2] == '-' && traceparent[35] == '-' && !traceId.ContainsAnyExcept(LowerHex) && traceId.ContainsAnyExcept('0')
+            ? traceId.ToString()
+            : null;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
 
     /// <summary>
     /// 1 to 128 characters from a conservative set, so that a caller's id can never break a log

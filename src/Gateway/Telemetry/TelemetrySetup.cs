@@ -26,6 +26,9 @@ internal sealed record TelemetryEndpoints(
 /// </summary>
 internal static class TelemetrySetup
 {
+    /// <summary>ASP.NET Core's activity source: the server span of every HTTP request (and gRPC call).</summary>
+    public const string AspNetCoreActivitySource = "Microsoft.AspNetCore";
+
     /// <summary>The service name used when neither <c>OTEL_SERVICE_NAME</c> nor <c>OTEL_RESOURCE_ATTRIBUTES</c> gives one.</summary>
     public const string DefaultServiceName = "inference-gateway";
 
@@ -173,19 +176,17 @@ internal static class TelemetrySetup
 
         if (traces)
         {
-            // PERF: W3C trace context only. ASP.NET Core already reads traceparent; with the SDK's
-            // default (trace context and baggage) its instrumentation parses the headers a second
-            // time on every request, for baggage the gateway never forwards (it calls no service).
-            OpenTelemetry.Sdk.SetDefaultTextMapPropagator(new OpenTelemetry.Context.Propagation.TraceContextPropagator());
+            // PERF: the request span is ASP.NET Core's own, from its "Microsoft.AspNetCore" activity
+            // source; no instrumentation library, which subscribes to the host's DiagnosticListener
+            // and raises two events on every request, sampled or not. ASP.NET Core 10's own HTTP
+            // tags (the SuppressActivityOpenTelemetryData switch) stay off: it computes them for
+            // every request, sampled or not, which measured dearer than the events; the telemetry
+            // middleware tags the sampled spans instead (TelemetryMiddleware.CompleteServerSpan).
             otel.WithTracing(static tracing => tracing
+                .AddSource(AspNetCoreActivitySource)
                 .AddSource(GatewayTelemetry.Name)
                 // Npgsql emits its own spans under this source; they appear once the storage work uses it.
                 .AddSource("Npgsql")
-                .AddAspNetCoreInstrumentation(static aspnet =>
-                {
-                    aspnet.RecordException = true;
-                    aspnet.Filter = static context => !IsProbeOrScrape(context.Request.Path);
-                })
                 .AddOtlpExporter());
         }
 
@@ -214,7 +215,8 @@ internal static class TelemetrySetup
         !string.Equals(config[$"OTEL_{signal}_EXPORTER"], "none", StringComparison.OrdinalIgnoreCase)
         && (!string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]) || !string.IsNullOrWhiteSpace(config[$"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"]));
 
-    private static bool IsProbeOrScrape(PathString path) =>
+    /// <summary>Probes and scrapes: frequent, uninteresting, and never traced.</summary>
+    internal static bool IsProbeOrScrape(PathString path) =>
         path.StartsWithSegments("/metrics", StringComparison.Ordinal)
         || path.StartsWithSegments("/health", StringComparison.Ordinal)
         || path.StartsWithSegments("/v2/health", StringComparison.Ordinal);

@@ -79,6 +79,10 @@ public sealed class OtlpExportTests
         Assert.Equal(caller, Hex(server.ParentSpanId));
         Assert.Equal("/v2/models/{model}/infer", Attribute(server.Attributes, "http.route")?.StringValue);
         Assert.Equal(200, Attribute(server.Attributes, "http.response.status_code")?.IntValue);
+        Assert.Equal("POST", Attribute(server.Attributes, "http.request.method")?.StringValue);
+        Assert.Equal("/v2/models/identity/infer", Attribute(server.Attributes, "url.path")?.StringValue);
+        Assert.Equal("http", Attribute(server.Attributes, "url.scheme")?.StringValue);
+        Assert.Equal("1.1", Attribute(server.Attributes, "network.protocol.version")?.StringValue);
         Assert.Equal("identity", Attribute(server.Attributes, "gateway.model.name")?.StringValue);
         Assert.Equal("otlp-single", Attribute(server.Attributes, "gateway.correlation_id")?.StringValue);
         // identity ran inline on the request's thread: it never queued, so there is no wait to show.
@@ -131,6 +135,65 @@ public sealed class OtlpExportTests
         Assert.Contains(points, p => Attribute(p.Attributes, "gateway.model.name")?.StringValue == "identity"
             && Attribute(p.Attributes, "gateway.phase")?.StringValue == "total" && p.Count >= 1 && p.ExplicitBounds.Count == 16);
         Assert.Contains(metrics, m => m.Name == "http.server.request.duration");
+
+        // Readiness was polled before any request: probes are never traced.
+        Assert.DoesNotContain(spans, s => s.Name.Contains("health", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Sampling decides before anything is built: with roots never sampled, a request without a
+    /// caller's trace leaves no span at all (neither the server span nor an execution span of
+    /// its own trace), while a caller's sampled trace is followed through; and the correlation id
+    /// of an untraced request is still the caller's trace id.
+    /// </summary>
+    [Fact]
+    public async Task UnsampledRoots_LeaveNoSpans_SampledParentsAreFollowed()
+    {
+        await using var receiver = await LoopbackReceiver.StartAsync();
+        var repository = ReferenceModels.CreateRepository("identity");
+        var environment = new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Address.ToString(),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRICS_EXPORTER"] = "none",
+            ["OTEL_LOGS_EXPORTER"] = "none",
+            ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio",
+            ["OTEL_TRACES_SAMPLER_ARG"] = "0",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+        };
+        await using var gateway = AotGateway.Start(repository, environment);
+        await gateway.WaitReadyAsync();
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/identity/infer") { Content = new StringContent(Identity, Encoding.UTF8, "application/json") };
+            using var response = await gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // A caller that traces but did not sample: no span, yet its trace id names the request.
+        var unsampled = NewTraceId();
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/identity/infer") { Content = new StringContent(Identity, Encoding.UTF8, "application/json") })
+        {
+            request.Headers.Add("traceparent", $"00-{unsampled}-{NewSpanId()}-00");
+            using var response = await gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(unsampled, response.Headers.GetValues("X-Correlation-ID").Single());
+        }
+
+        var sampled = NewTraceId();
+        using (var response = await SendAsync(gateway, "identity", sampled, NewSpanId(), "otlp-sampled"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await gateway.StopAsync();
+        Assert.True(await LoopbackReceiver.WaitUntilAsync(() => receiver.Bodies("/v1/traces").Count > 0, TimeSpan.FromSeconds(10)), gateway.Output);
+        var spans = receiver.Bodies("/v1/traces").Select(ExportTraceServiceRequest.Parser.ParseFrom)
+            .SelectMany(r => r.ResourceSpans).SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).ToList();
+        Assert.All(spans, span => Assert.Equal(sampled, Hex(span.TraceId)));
+        Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && Attribute(s.Attributes, "http.route")?.StringValue == "/v2/models/{model}/infer");
+        Assert.Single(spans, s => s.Name == "gateway.execute");
     }
 
     private static Task<HttpResponseMessage> SendAsync(GatewayProcess gateway, string model, string traceId, string parentId, string correlation)

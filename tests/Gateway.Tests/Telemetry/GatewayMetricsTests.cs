@@ -119,6 +119,20 @@ public sealed class GatewayMetricsTests
     [InlineData("ünïcode", false)]
     public void CorrelationIds_OnlyWellFormedOnesAreKept(string id, bool kept) => Assert.Equal(kept, TelemetryMiddleware.IsWellFormed(id));
 
+    [Theory]
+    [InlineData("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736")]
+    [InlineData("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", "4bf92f3577b34da6a3ce929d0e0e4736")]
+    [InlineData("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", null)] // W3C: lower-case hex only
+    [InlineData("00-00000000000000000000000000000000-00f067aa0ba902b7-01", null)] // the invalid all-zero id
+    [InlineData("00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01", null)] // one digit short
+    [InlineData("00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01", null)]
+    [InlineData("garbage", null)]
+    public void CorrelationIds_WithoutASpan_FallBackToTheCallersTraceId(string traceparent, string? expected)
+    {
+        var headers = new Microsoft.AspNetCore.Http.HeaderDictionary { ["traceparent"] = traceparent };
+        Assert.Equal(expected, TelemetryMiddleware.CallersTraceId(headers));
+    }
+
     [Fact]
     public void CorrelationIds_LongerThan128_AreReplaced()
     {
