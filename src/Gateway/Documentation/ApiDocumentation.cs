@@ -59,8 +59,7 @@ internal static class ApiDocumentation
     };
 
     /// <summary>The gateway's version as the document states it (the assembly's informational version).</summary>
-    public static string ServerVersion =>
-        typeof(ApiDocumentation).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    public static string ServerVersion => Protocol.V2Endpoints.ServerVersion;
 
     /// <summary>Registers the document generator.</summary>
     public static void AddGatewayDocumentation(this WebApplicationBuilder builder)

@@ -113,6 +113,11 @@ internal static class GrpcSetup
             grpc.IgnoreUnknownServices = true;
         });
 
+        // PERF: one instance for every call. Grpc.AspNetCore activates a service that is not in
+        // the container anew for each call, by reflection, and this one builds its request pool
+        // and server metadata in its constructor: a fresh pool per call pooled nothing.
+        builder.Services.AddSingleton<InferenceService>();
+
         var certificate = options.Tls ? options.Certificate.Load() : null;
         var restAddresses = ParseUrls(restUrls);
         builder.WebHost.ConfigureKestrel(kestrel =>

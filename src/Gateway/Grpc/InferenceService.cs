@@ -23,6 +23,7 @@ namespace Gateway.Grpc;
 /// and rate limits have run before a method is reached (the auth middleware reads the
 /// <c>authorization</c> or <c>x-api-key</c> metadata, which are HTTP/2 headers); a method answers
 /// with an <see cref="RpcException"/> whose code maps the REST status (<see cref="GrpcStatusMap"/>).
+/// One instance serves every call (a singleton in the container: see <see cref="GrpcSetup"/>).
 /// </summary>
 internal sealed partial class InferenceService : GrpcBinding.ServiceBase
 {

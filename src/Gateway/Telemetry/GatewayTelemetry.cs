@@ -34,8 +34,5 @@ internal static class GatewayTelemetry
     public const string ReasonAttribute = "gateway.reason";
 
     /// <summary>The gateway's informational version (without the commit suffix).</summary>
-    public static string Version =>
-        typeof(GatewayTelemetry).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false) is [System.Reflection.AssemblyInformationalVersionAttribute attribute, ..]
-            ? attribute.InformationalVersion.Split('+')[0]
-            : "0.0.0";
+    public static string Version => Protocol.V2Endpoints.ServerVersion;
 }

@@ -296,4 +296,18 @@ public class GrpcClientTests(GrpcServerFixture fixture)
         Assert.Equal(2, fixture.Server.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Count);
     }
+
+    [Fact]
+    public void EveryCall_IsServedByOneServiceInstance()
+    {
+        // Grpc.AspNetCore builds a service that is not in the container anew for every call, by
+        // reflection; the gateway's builds its request pool in its constructor, so a new instance
+        // per call pooled nothing and cost tens of microseconds. The activator must find it.
+        var activator = fixture.Server.Services.GetRequiredService<global::Grpc.AspNetCore.Server.IGrpcServiceActivator<global::Gateway.Grpc.InferenceService>>();
+        using var scope = fixture.Server.Services.CreateScope();
+        var first = activator.Create(scope.ServiceProvider);
+        var second = activator.Create(scope.ServiceProvider);
+        Assert.False(first.Created);
+        Assert.Same(first.Instance, second.Instance);
+    }
 }
