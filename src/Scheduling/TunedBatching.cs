@@ -20,6 +20,10 @@ public sealed class TunedBatching
 
     private readonly int[] _candidates;
 
+    // Rows per second at each candidate size, from the curve once: ShouldWait runs for every short
+    // batch, under the scheduler's lock.
+    private readonly double[] _candidateRates;
+
     /// <summary>The decision over <paramref name="curve"/> for batches of at most <paramref name="target"/> rows.</summary>
     public TunedBatching(RunTimeCurve curve, int target)
     {
@@ -36,12 +40,15 @@ public sealed class TunedBatching
         }
 
         _candidates = [.. candidates];
+        _candidateRates = Array.ConvertAll(_candidates, curve.RowsPerSecondAt);
         BestBatchSize = 1;
-        foreach (var size in _candidates)
+        var best = curve.RowsPerSecondAt(1);
+        for (var i = 0; i < _candidates.Length; i++)
         {
-            if (curve.RowsPerSecondAt(size) > curve.RowsPerSecondAt(BestBatchSize) * (1 + Margin))
+            if (_candidateRates[i] > best * (1 + Margin))
             {
-                BestBatchSize = size;
+                BestBatchSize = _candidates[i];
+                best = _candidateRates[i];
             }
         }
     }
@@ -74,9 +81,9 @@ public sealed class TunedBatching
         }
 
         var now = Curve.RowsPerSecondAt(rows) * (1 + Margin);
-        foreach (var size in _candidates)
+        for (var i = 0; i < _candidates.Length; i++)
         {
-            if (size > rows && Curve.RowsPerSecondAt(size) > now)
+            if (_candidates[i] > rows && _candidateRates[i] > now)
             {
                 return true;
             }

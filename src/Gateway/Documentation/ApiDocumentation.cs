@@ -58,9 +58,6 @@ internal static class ApiDocumentation
         _ => ("Route value.", false),
     };
 
-    /// <summary>The gateway's version as the document states it (the assembly's informational version).</summary>
-    public static string ServerVersion => Protocol.V2Endpoints.ServerVersion;
-
     /// <summary>Registers the document generator.</summary>
     public static void AddGatewayDocumentation(this WebApplicationBuilder builder)
     {

@@ -33,7 +33,7 @@ internal sealed class EndpointDocumentTransformer : IOpenApiDocumentTransformer
         document.Info = new OpenApiInfo
         {
             Title = "Inference gateway",
-            Version = ApiDocumentation.ServerVersion,
+            Version = Protocol.V2Endpoints.ServerVersion,
             Description = InfoDescription(auth),
         };
         // No servers: the document is cached, and the request's Host is the caller's to choose;

@@ -188,7 +188,7 @@ public static class CommandLine
             names[i] = $"{backends[i].Name} ({backends[i].Platform})";
         }
 
-        return $"gateway {Documentation.ApiDocumentation.ServerVersion}; backends: {string.Join(", ", names)}";
+        return $"gateway {Protocol.V2Endpoints.ServerVersion}; backends: {string.Join(", ", names)}";
     }
 
     private static Flag? Find(string name)

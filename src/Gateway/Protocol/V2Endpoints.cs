@@ -160,7 +160,8 @@ internal static class V2Endpoints
 
     /// <summary>
     /// The gateway's version (informational version without the commit), read once: under Native
-    /// AOT an attribute lookup decodes the metadata, tens of microseconds each time.
+    /// AOT an attribute lookup decodes the metadata, tens of microseconds each time. The one
+    /// version everything states: server metadata, the API document, <c>--version</c>, telemetry.
     /// </summary>
     public static readonly string ServerVersion =
         typeof(V2Endpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";

@@ -54,6 +54,7 @@ internal static class BatchTuner
         // size's per-row cost, fit the budget together with the first timed run still owed to
         // every size already taken (the first timed round always runs).
         var sizes = new List<int>();
+        var inputs = new List<Tensor[]>();
         var first = new List<double>();
         var owed = 0.0;
         var cut = false;
@@ -66,8 +67,9 @@ internal static class BatchTuner
                 break;
             }
 
+            var sizeInputs = ModelWarmup.Inputs(signature, definition, size);
             var t0 = time.GetTimestamp();
-            if (!RunOnce(runner, ModelWarmup.Inputs(signature, definition, size), outputs))
+            if (!RunOnce(runner, sizeInputs, outputs))
             {
                 note = $"batching not tuned, a run at batch size {size} failed; the configured window applies";
                 return policy with { TuningNote = note };
@@ -76,16 +78,15 @@ internal static class BatchTuner
             first.Add(time.GetElapsedTime(t0).TotalSeconds);
             owed += first[^1];
             sizes.Add(size);
+            inputs.Add(sizeInputs);
         }
 
         // Then timed rounds over every size in turn, so load from other processes falls on all
         // sizes alike rather than on whichever was being measured. The first round always runs;
         // later ones stop at the budget.
-        var inputs = new Tensor[sizes.Count][];
         var times = new double[sizes.Count][];
         for (var i = 0; i < sizes.Count; i++)
         {
-            inputs[i] = ModelWarmup.Inputs(signature, definition, sizes[i]);
             times[i] = new double[RunsPerSize];
         }
 

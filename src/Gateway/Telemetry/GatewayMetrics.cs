@@ -78,7 +78,7 @@ internal sealed class GatewayMetrics : IDisposable
     public GatewayMetrics(TelemetryOptions options, ILogger<GatewayMetrics> logger)
     {
         PrometheusEnabled = options.Metrics.Enabled;
-        _meter = new Meter(GatewayTelemetry.Name, GatewayTelemetry.Version);
+        _meter = new Meter(GatewayTelemetry.Name, Protocol.V2Endpoints.ServerVersion);
         var inferenceBuckets = options.Metrics.EffectiveInferenceBuckets;
         InferenceDuration = _meter.CreateHistogram(
             "gateway.inference.duration", "s", "Time of inference requests by phase: queue, compute, total.",

@@ -14,7 +14,7 @@ internal static class GatewayTelemetry
     public const string Name = "Gateway";
 
     /// <summary>The activity source of the queue and execution spans.</summary>
-    public static readonly ActivitySource Source = new(Name, Version);
+    public static readonly ActivitySource Source = new(Name, Protocol.V2Endpoints.ServerVersion);
 
     /// <summary>The span for a request's wait in its model's queue (a child of the request's server span).</summary>
     public const string QueueSpan = "gateway.queue";
@@ -32,7 +32,4 @@ internal static class GatewayTelemetry
     public const string CorrelationAttribute = "gateway.correlation_id";
     public const string PhaseAttribute = "gateway.phase";
     public const string ReasonAttribute = "gateway.reason";
-
-    /// <summary>The gateway's informational version (without the commit suffix).</summary>
-    public static string Version => Protocol.V2Endpoints.ServerVersion;
 }

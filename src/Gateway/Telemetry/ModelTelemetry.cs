@@ -142,7 +142,7 @@ internal sealed class ModelTelemetry : ISchedulerObserver
     }
 
     /// <summary>
-    /// Starts the span of one execution. It is linked to every request in the batch; with a single
+    /// Starts the span of one execution. It is linked to every traced request in the batch; with a single
     /// request it is also that request's child, so the common unbatched case reads as one tree.
     /// A batch of several requests starts its own trace: it cannot belong to one of them.
     /// Call only when <see cref="GatewayTelemetry.Source"/> has listeners.
@@ -150,23 +150,14 @@ internal sealed class ModelTelemetry : ISchedulerObserver
     public Activity? StartExecution(ReadOnlySpan<WorkItem> batch, int rows)
     {
         // PERF: a request whose span is not sampled is not traced further: a lone one's execution
-        // would be the child of a dropped span, and a batch is linked only to the requests that are
+        // would be the child of a dropped span, and a batch links only the requests that are
         // traced, so a batch of none gets no span. Links, the sampler call and the Activity are
         // skipped, the common case at a low sampling ratio (and for every request when the host
         // made no span: then the context is empty).
-        if (batch.Length == 1 && !batch[0].TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
-        {
-            return null;
-        }
-
-        var links = new ActivityLink[batch.Length];
         var count = 0;
         foreach (var item in batch)
         {
-            if (item.TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
-            {
-                links[count++] = new ActivityLink(item.TraceContext);
-            }
+            count += item.TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded) ? 1 : 0;
         }
 
         if (count == 0)
@@ -174,9 +165,14 @@ internal sealed class ModelTelemetry : ISchedulerObserver
             return null;
         }
 
-        if (count < links.Length)
+        var links = new ActivityLink[count];
+        count = 0;
+        foreach (var item in batch)
         {
-            Array.Resize(ref links, count);
+            if (item.TraceContext.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
+            {
+                links[count++] = new ActivityLink(item.TraceContext);
+            }
         }
 
         var parent = batch.Length == 1 ? batch[0].TraceContext : default;

@@ -44,19 +44,12 @@ internal sealed class TelemetryMiddleware
         }
 
         var correlation = ResolveCorrelationId(context);
-        if (Activity.Current is { Recorded: true } server)
+        if (Activity.Current is { Recorded: true } server && TelemetrySetup.IsProbeOrScrape(context.Request.Path))
         {
-            if (TelemetrySetup.IsProbeOrScrape(context.Request.Path))
-            {
-                // Probes and scrapes are never exported, whatever the sampler said: the processor
-                // and the exporter drop a span that is not recorded.
-                server.IsAllDataRequested = false;
-                server.ActivityTraceFlags &= ~ActivityTraceFlags.Recorded;
-            }
-            else
-            {
-                server.SetTag(GatewayTelemetry.CorrelationAttribute, correlation);
-            }
+            // Probes and scrapes are never exported, whatever the sampler said: the processor and
+            // the exporter drop a span that is not recorded.
+            server.IsAllDataRequested = false;
+            server.ActivityTraceFlags &= ~ActivityTraceFlags.Recorded;
         }
 
         return InvokeCoreAsync(context, correlation);
@@ -95,7 +88,7 @@ internal sealed class TelemetryMiddleware
             _metrics.HttpFinished(context, _time.GetElapsedTime(started).TotalSeconds);
             if (Activity.Current is { Recorded: true } server)
             {
-                CompleteServerSpan(server, context);
+                CompleteServerSpan(server, context, correlation);
             }
         }
     }
@@ -104,10 +97,10 @@ internal sealed class TelemetryMiddleware
     /// OpenTelemetry's HTTP server conventions on a sampled request span, which ASP.NET Core 10
     /// leaves bare by default: the name <c>{method} {route}</c>, the request's method, scheme,
     /// path, server address and port, protocol version, <c>http.route</c>,
-    /// <c>http.response.status_code</c>, and an error status for a 5xx answer. Written once, at
-    /// the end, and only for spans that are exported.
+    /// <c>http.response.status_code</c>, and an error status for a 5xx answer; and the
+    /// correlation id. Written once, at the end, and only for spans that are exported.
     /// </summary>
-    private static void CompleteServerSpan(Activity server, HttpContext context)
+    private static void CompleteServerSpan(Activity server, HttpContext context, string correlation)
     {
         var request = context.Request;
         var method = request.Method;
@@ -136,6 +129,7 @@ internal sealed class TelemetryMiddleware
             var other => other,
         });
         server.SetTag("http.response.status_code", status);
+        server.SetTag(GatewayTelemetry.CorrelationAttribute, correlation);
         if (status >= StatusCodes.Status500InternalServerError)
         {
             server.SetTag("error.type", status.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -193,6 +187,10 @@ internal sealed class TelemetryMiddleware
     /// The trace id of a well-formed W3C <c>traceparent</c>, for a request the host made no span
     /// for (its logging and tracing both off): the caller's trace still names the request.
     /// </summary>
+    /// <remarks>
+    /// Not <see cref="ActivityContext.TryParse(string, string, out ActivityContext)"/>: it accepts
+    /// any character between the fields, and an id that goes into every log line should not.
+    /// </remarks>
     internal static string? CallersTraceId(IHeaderDictionary headers)
     {
         var values = headers.TraceParent;

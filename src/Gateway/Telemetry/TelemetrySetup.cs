@@ -171,7 +171,7 @@ internal static class TelemetrySetup
         var attributes = config["OTEL_RESOURCE_ATTRIBUTES"] ?? string.Empty;
         if (string.IsNullOrWhiteSpace(config["OTEL_SERVICE_NAME"]) && !attributes.Contains("service.name=", StringComparison.Ordinal))
         {
-            otel.ConfigureResource(static resource => resource.AddService(DefaultServiceName, serviceVersion: GatewayTelemetry.Version));
+            otel.ConfigureResource(static resource => resource.AddService(DefaultServiceName, serviceVersion: Protocol.V2Endpoints.ServerVersion));
         }
 
         if (traces)
@@ -247,7 +247,7 @@ internal static class TelemetrySetup
             sentry.MaxRequestBodySize = Sentry.Extensibility.RequestSize.None;
             sentry.SetBeforeSend(static sentryEvent => SentryScrubber.Scrub(sentryEvent));
             sentry.SetBeforeSendTransaction(static transaction => SentryScrubber.Scrub(transaction));
-            sentry.Release ??= $"{DefaultServiceName}@{GatewayTelemetry.Version}";
+            sentry.Release ??= $"{DefaultServiceName}@{Protocol.V2Endpoints.ServerVersion}";
         });
     }
 }

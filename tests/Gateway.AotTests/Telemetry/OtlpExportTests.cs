@@ -27,16 +27,9 @@ public sealed class OtlpExportTests
         File.WriteAllText(Path.Combine(repository, "pair", "config.json"), """
             { "max_batch_size": 8, "dynamic_batching": { "preferred_batch_size": [2], "max_queue_delay_microseconds": 10000000 } }
             """);
-        var environment = new Dictionary<string, string>
-        {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Address.ToString(),
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_SERVICE_NAME"] = "gateway-under-test",
-            ["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment=test",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
-            ["OTEL_BLRP_SCHEDULE_DELAY"] = "100",
-            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
-        };
+        var environment = Otlp(receiver);
+        environment["OTEL_SERVICE_NAME"] = "gateway-under-test";
+        environment["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment=test";
         await using var gateway = AotGateway.Start(repository, environment);
         await gateway.WaitReadyAsync();
 
@@ -151,16 +144,11 @@ public sealed class OtlpExportTests
     {
         await using var receiver = await LoopbackReceiver.StartAsync();
         var repository = ReferenceModels.CreateRepository("identity");
-        var environment = new Dictionary<string, string>
-        {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Address.ToString(),
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_METRICS_EXPORTER"] = "none",
-            ["OTEL_LOGS_EXPORTER"] = "none",
-            ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio",
-            ["OTEL_TRACES_SAMPLER_ARG"] = "0",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
-        };
+        var environment = Otlp(receiver);
+        environment["OTEL_METRICS_EXPORTER"] = "none";
+        environment["OTEL_LOGS_EXPORTER"] = "none";
+        environment["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio";
+        environment["OTEL_TRACES_SAMPLER_ARG"] = "0";
         await using var gateway = AotGateway.Start(repository, environment);
         await gateway.WaitReadyAsync();
 
@@ -195,6 +183,16 @@ public sealed class OtlpExportTests
         Assert.Single(spans, s => s.Kind == Span.Types.SpanKind.Server && Attribute(s.Attributes, "http.route")?.StringValue == "/v2/models/{model}/infer");
         Assert.Single(spans, s => s.Name == "gateway.execute");
     }
+
+    /// <summary>Every signal over OTLP/HTTP protobuf to <paramref name="receiver"/>, exported within a fraction of a second.</summary>
+    private static Dictionary<string, string> Otlp(LoopbackReceiver receiver) => new()
+    {
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Address.ToString(),
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+        ["OTEL_BLRP_SCHEDULE_DELAY"] = "100",
+        ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+    };
 
     private static Task<HttpResponseMessage> SendAsync(GatewayProcess gateway, string model, string traceId, string parentId, string correlation)
     {
