@@ -140,6 +140,10 @@ build_variant() {
     [ -z "${IMAGE_VERSION:-}" ] || tags+=(-t "$IMAGE_NAME:$variant-$IMAGE_VERSION")
     DOCKER_BUILDKIT=0 docker build -f Dockerfile.aot --target cpu "${args[@]}" "${tags[@]}" . \
         >"$ROOT/artifacts/image-$variant.log" 2>&1 || rc=$?
+    # The build stage's last layer gets a tag of its own (every step is cached by now, so this
+    # takes seconds): it keeps the package-restore layers below it out of the prune in image().
+    [ "$rc" -ne 0 ] || DOCKER_BUILDKIT=0 docker build -q -f Dockerfile.aot --target build "${args[@]}" \
+        -t "$IMAGE_NAME-build:$variant" . >>"$ROOT/artifacts/image-$variant.log" 2>&1 || rc=$?
     echo $((SECONDS - start)) >"$ROOT/artifacts/image-$variant.seconds"
     return "$rc"
 }
@@ -181,6 +185,11 @@ image() {
         done
         return 1
     fi
+    # The classic builder leaves every earlier build's stages behind as untagged images once the
+    # tags move (several GB per build: the SDK, the packages, the compiler's output), which filled
+    # a reused machine's disk. The current ones are all tagged now, so only the stale ones go, and
+    # only this file's (Dockerfile.aot labels every stage).
+    log "removing untagged images left by earlier builds: $(docker image prune -f --filter label=inference-gateway.stage | tail -1)"
     local bytes lines=()
     for variant in "${variants[@]}"; do
         bytes=$("$ROOT/deploy/images/compressed-size.py" "$IMAGE_NAME:$variant")

@@ -21,9 +21,19 @@ internal sealed partial class RevocationService(
 {
     private static readonly TimeSpan s_tick = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How long Redis may go unanswered, with the subscription still connected, before the feed
+    /// counts as lost. While subscribed nothing published is dropped, only delayed, so one slow
+    /// PING (an overloaded machine) or a rate-limit command that timed out is not an outage; a
+    /// paused Redis is. Losing the feed costs a reload from the store before it is trusted again,
+    /// and with PostgreSQL down too, that reload waits for it.
+    /// </summary>
+    public static readonly TimeSpan UnansweredPatience = TimeSpan.FromSeconds(3);
+
     private volatile bool _healthy = !redis.Enabled;
     private volatile bool _subscribed;
     private bool _waitingForStore;
+    private long _unansweredSince;
     private readonly RedisChannel _channel = RedisChannel.Literal(redis.Options.Channel);
 
     /// <summary>
@@ -100,9 +110,19 @@ internal sealed partial class RevocationService(
             await TrySubscribeAsync();
         }
 
+        // A lost subscription loses the feed at once: pub/sub does not replay what it missed.
         // Connected is not enough: a paused Redis keeps its connections open and answers nothing.
-        var up = _subscribed && multiplexer is not null && multiplexer.IsConnected && multiplexer.GetSubscriber().IsConnected(_channel)
-            && await redis.ProbeAsync();
+        var subscribed = _subscribed && multiplexer is not null && multiplexer.IsConnected && multiplexer.GetSubscriber().IsConnected(_channel);
+        var up = subscribed && await redis.ProbeAsync();
+        if (up)
+        {
+            _unansweredSince = 0;
+        }
+        else if (subscribed && _healthy && !UnansweredTooLong())
+        {
+            return;
+        }
+
         if (!up)
         {
             if (_healthy)
@@ -137,6 +157,18 @@ internal sealed partial class RevocationService(
             _healthy = true;
             Log.FeedRestored(logger);
         }
+    }
+
+    /// <summary>True once Redis has not answered for <see cref="UnansweredPatience"/> (counted from the first miss).</summary>
+    private bool UnansweredTooLong()
+    {
+        var now = time.GetTimestamp();
+        if (_unansweredSince == 0)
+        {
+            _unansweredSince = now;
+        }
+
+        return time.GetElapsedTime(_unansweredSince, now) >= UnansweredPatience;
     }
 
     private async Task TrySubscribeAsync()

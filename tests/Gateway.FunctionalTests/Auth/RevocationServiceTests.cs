@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Auth;
 using Gateway.Redis;
 using Gateway.Storage;
@@ -45,6 +46,72 @@ public sealed class RevocationServiceTests : IAsyncLifetime
         await service.RevokeTokenAsync("paused-jti", expires, default);
         Assert.Contains(await _store.ListRevokedTokensAsync(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), default), t => t.Jti == "paused-jti");
         Assert.True(list.IsRevoked(new Caller { Kind = CallerKind.User, Id = 1, Name = "n", Role = Role.Viewer, RateKey = "u:1", Jti = "paused-jti" }));
+    }
+
+    /// <summary>
+    /// A command elsewhere that timed out (the rate limiter's, on a busy machine) marks Redis
+    /// unresponsive until the next PING. While the subscription stays connected nothing published
+    /// is lost, so the feed must stay trusted: losing it refused every authenticated request
+    /// (fail closed) until a reload from the store, and with PostgreSQL down, until it returned.
+    /// </summary>
+    [Fact]
+    public async Task OneTimedOutCommand_DoesNotLoseTheFeed()
+    {
+        var service = new RevocationService(_store, new RevocationList(), _redis, new AuthOptions(), TimeProvider.System, NullLogger<RevocationService>.Instance);
+        await service.StartAsync(default);
+        try
+        {
+            Assert.True(service.Healthy);
+            _redis.ReportUnresponsive();
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < RedisConnection.ProbeInterval * 3)
+            {
+                Assert.True(service.Healthy, $"the feed was lost {clock.ElapsedMilliseconds} ms after one timed-out command");
+                await Task.Delay(20);
+            }
+
+            Assert.True(_redis.IsUsable, "a PING should have answered by now");
+        }
+        finally
+        {
+            await service.StopAsync(default);
+        }
+    }
+
+    /// <summary>A Redis that answers nothing (paused) loses the feed after the patience, and it comes back by itself.</summary>
+    [Fact]
+    public async Task PausedRedis_LosesTheFeedAfterThePatience_AndRecovers()
+    {
+        var service = new RevocationService(_store, new RevocationList(), _redis, new AuthOptions(), TimeProvider.System, NullLogger<RevocationService>.Instance);
+        await service.StartAsync(default);
+        try
+        {
+            _server.Pause();
+            var clock = Stopwatch.StartNew();
+            while (service.Healthy && clock.Elapsed < TimeSpan.FromSeconds(15))
+            {
+                await Task.Delay(20);
+            }
+
+            var lostAfter = clock.Elapsed;
+            Assert.False(service.Healthy, "a paused Redis never lost the feed");
+            Assert.True(lostAfter >= RevocationService.UnansweredPatience, $"lost after {lostAfter.TotalMilliseconds:F0} ms, before the patience");
+            Assert.NotNull(service.NotReadyReason);
+
+            _server.Resume();
+            clock.Restart();
+            while (!service.Healthy && clock.Elapsed < TimeSpan.FromSeconds(15))
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.True(service.Healthy, "the feed did not come back after Redis resumed");
+        }
+        finally
+        {
+            _server.Resume();
+            await service.StopAsync(default);
+        }
     }
 
     /// <summary>
