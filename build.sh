@@ -140,10 +140,14 @@ build_variant() {
     [ -z "${IMAGE_VERSION:-}" ] || tags+=(-t "$IMAGE_NAME:$variant-$IMAGE_VERSION")
     DOCKER_BUILDKIT=0 docker build -f Dockerfile.aot --target cpu "${args[@]}" "${tags[@]}" . \
         >"$ROOT/artifacts/image-$variant.log" 2>&1 || rc=$?
-    # The build stage's last layer gets a tag of its own (every step is cached by now, so this
-    # takes seconds): it keeps the package-restore layers below it out of the prune in image().
-    [ "$rc" -ne 0 ] || DOCKER_BUILDKIT=0 docker build -q -f Dockerfile.aot --target build "${args[@]}" \
-        -t "$IMAGE_NAME-build:$variant" . >>"$ROOT/artifacts/image-$variant.log" 2>&1 || rc=$?
+    # The build and rootfs stages' last layers get tags of their own (every step is cached by now,
+    # so this takes seconds): their layers, the package restore among them, stay out of the prune
+    # in image() and serve the next build as its cache.
+    local stage
+    for stage in build rootfs; do
+        [ "$rc" -ne 0 ] || DOCKER_BUILDKIT=0 docker build -q -f Dockerfile.aot --target "$stage" "${args[@]}" \
+            -t "$IMAGE_NAME-$stage:$variant" . >>"$ROOT/artifacts/image-$variant.log" 2>&1 || rc=$?
+    done
     echo $((SECONDS - start)) >"$ROOT/artifacts/image-$variant.seconds"
     return "$rc"
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using Gateway.Auth;
 using Gateway.Testing;
 
 namespace Gateway.FunctionalTests.Auth;
@@ -186,7 +187,15 @@ public sealed class RedisOutageTests : IDisposable
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }
 
+        // The feed counts as lost once Redis has not answered for RevocationService.UnansweredPatience.
         var (status, description) = await DependenciesAsync(server);
+        var waited = Stopwatch.StartNew();
+        while (status != "Degraded" && waited.Elapsed < RevocationService.UnansweredPatience + TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(100);
+            (status, description) = await DependenciesAsync(server);
+        }
+
         Assert.Equal("Degraded", status);
         Assert.Contains("Redis", description);
 

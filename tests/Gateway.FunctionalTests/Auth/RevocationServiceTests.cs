@@ -62,6 +62,9 @@ public sealed class RevocationServiceTests : IAsyncLifetime
         try
         {
             Assert.True(service.Healthy);
+            // The service's first PING goes at its first tick (200 ms), the next a second later:
+            // until then its probe answers from the last one, which the timed-out command overrode.
+            await Task.Delay(300);
             _redis.ReportUnresponsive();
             var clock = Stopwatch.StartNew();
             while (clock.Elapsed < RedisConnection.ProbeInterval * 3)
