@@ -73,6 +73,12 @@ public readonly struct LoadResult
     /// <summary>The error, when loading failed.</summary>
     public BackendError? Error { get; }
 
+    /// <summary>
+    /// The backend runs each execution on the calling thread alone (it found the model too short
+    /// to gain from more threads), so executions at once use as many cores as run them.
+    /// </summary>
+    public bool RunsOnCallingThread { get; init; }
+
     /// <summary>A successful load.</summary>
     public static LoadResult Success(IModelRunner runner) => new(runner, null);
 

@@ -92,7 +92,7 @@ public sealed class OnnxBackend : IBackend
             runner = new OnnxModelRunner(session, options, signature, settings.Device) { IntraOpThreads = 1 };
             session = null;
             options = null;
-            return LoadResult.Success(runner);
+            return LoadResult.Success(runner) with { RunsOnCallingThread = true };
         }
         catch (OnnxRuntimeException ex)
         {

@@ -5,7 +5,9 @@ namespace Gateway.Backends.Onnx.Tests;
 
 public class OnnxBackendTests
 {
-    private static IModelRunner LoadFixture(string model, Dictionary<string, string>? parameters = null)
+    private static IModelRunner LoadFixture(string model, Dictionary<string, string>? parameters = null) => Load(model, parameters).Runner!;
+
+    private static LoadResult Load(string model, Dictionary<string, string>? parameters = null)
     {
         var result = new OnnxBackend().Load(new ModelLoadRequest
         {
@@ -15,7 +17,7 @@ public class OnnxBackendTests
             Parameters = parameters ?? [],
         });
         Assert.Null(result.Error);
-        return result.Runner!;
+        return result;
     }
 
     private static Tensor ToTensor(SampleTensor sample)
@@ -50,6 +52,18 @@ public class OnnxBackendTests
         var result = runner.Run([new Tensor(DataType.FP32, new TensorShape([1, 16]), new byte[64])], [0]);
         Assert.Null(result.Error);
         result.Outputs!.Dispose();
+    }
+
+    [Theory]
+    [InlineData("identity", null, true)]
+    [InlineData("identity", "0", false)]
+    [InlineData("mobilenet_v2", null, false)]
+    public void RunsOnCallingThread_OnlyForAShortModelItMadeSingleThreaded(string model, string? intraOpThreads, bool expected)
+    {
+        // The repository gives such a model one instance per core (ModelRepository.InstancesPerCallingThreadModel).
+        var result = Load(model, intraOpThreads is null ? null : new() { ["intra_op_thread_count"] = intraOpThreads });
+        using var runner = result.Runner!;
+        Assert.Equal(expected, result.RunsOnCallingThread);
     }
 
     [Fact]

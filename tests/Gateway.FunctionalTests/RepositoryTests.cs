@@ -154,6 +154,33 @@ public class RepositoryTests
         Assert.Contains(server.Logs.Lines, l => l.Contains(missing) && l.Contains("does not exist"));
     }
 
+    /// <summary>
+    /// A model the backend runs on the calling thread (identity: microseconds a run) gets one
+    /// instance per core when its configuration names none, so requests at once run at once; a
+    /// configured count is kept, and a long model (several intra-op threads a run) keeps one.
+    /// </summary>
+    [Fact]
+    public async Task ShortModel_WithoutAnInstanceCount_GetsOnePerCore_AConfiguredCountIsKept()
+    {
+        var repository = NewRepository();
+        OnnxModelWriter.Write(repository, "short", 1, OnnxModelWriter.Identity("FP32", [-1, 4]));
+        OnnxModelWriter.Write(repository, "pinned", 1, OnnxModelWriter.Identity("FP32", [-1, 4]));
+        WriteConfig(repository, "pinned", """{ "instance_count": 1 }""");
+        var longModel = Path.Combine(repository, "long", "1");
+        Directory.CreateDirectory(longModel);
+        File.Copy(ReferenceModels.ModelFile("mobilenet_v2"), Path.Combine(longModel, "model.onnx"));
+        await using var server = await GatewayServer.StartAsync(repository);
+        async Task<int> Instances(string model)
+        {
+            using var config = JsonDocument.Parse(await server.Client.GetStringAsync($"/v2/models/{model}/config"));
+            return config.RootElement.GetProperty("instance_count").GetInt32();
+        }
+
+        Assert.Equal(Math.Clamp(Environment.ProcessorCount, 1, 8), await Instances("short"));
+        Assert.Equal(1, await Instances("pinned"));
+        Assert.Equal(1, await Instances("long"));
+    }
+
     [Fact]
     public async Task TritonInstanceGroupAndStringValueParameters_Accepted()
     {

@@ -74,7 +74,7 @@ internal sealed record ConfigCase(int Seed, Mutation[] Mutations)
             return "merge: " + mergeError;
         }
 
-        ModelConfigView.Serialise(definition, signature);
+        ModelConfigView.Serialise(definition, signature, definition.InstanceCount);
         return "accepted";
     }
 }

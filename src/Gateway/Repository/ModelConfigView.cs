@@ -9,7 +9,8 @@ namespace Gateway.Repository;
 /// </summary>
 internal static class ModelConfigView
 {
-    public static byte[] Serialise(ModelDefinition definition, ModelSignature signature)
+    /// <param name="instanceCount">The instance count served with: the configuration's, or the one chosen at load.</param>
+    public static byte[] Serialise(ModelDefinition definition, ModelSignature signature, int instanceCount)
     {
         var source = definition.Config;
         var completed = new ModelConfig
@@ -20,7 +21,7 @@ internal static class ModelConfigView
             MaxBatchSize = definition.MaxBatchSize,
             Input = Tensors(signature.Inputs, definition.MaxBatchSize),
             Output = Tensors(signature.Outputs, definition.MaxBatchSize),
-            InstanceCount = definition.InstanceCount,
+            InstanceCount = instanceCount,
             Device = definition.Device,
             Parameters = source.Parameters,
             DynamicBatching = source.DynamicBatching,

@@ -34,6 +34,9 @@ internal sealed class ModelDefinition
 
     public int InstanceCount { get; init; } = 1;
 
+    /// <summary>The configuration names the instance count (<c>instance_count</c> or an <c>instance_group</c>).</summary>
+    public bool InstanceCountGiven { get; init; }
+
     public string Device { get; init; } = "cpu";
 
     public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();

@@ -26,7 +26,7 @@ internal sealed class ModelVersion
         Runner = runner;
         Signature = signature;
         NameJson = JsonEncodedText.Encode(definition.Name);
-        ConfigJson = ModelConfigView.Serialise(definition, signature);
+        ConfigJson = ModelConfigView.Serialise(definition, signature, (policy ?? definition.Scheduling).InstanceCount);
         VersionJson = JsonEncodedText.Encode(VersionText);
         AllOutputs = new int[signature.Outputs.Count];
         OutputNamesJson = new JsonEncodedText[signature.Outputs.Count];
