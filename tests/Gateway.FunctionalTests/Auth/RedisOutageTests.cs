@@ -136,9 +136,14 @@ public sealed class RedisOutageTests : IDisposable
                 Assert.Equal("1", response.Headers.RetryAfter?.ToString());
                 break;
             }
+
+            // Paced: the feed is lost only after RevocationService.UnansweredPatience, and meanwhile
+            // the rate limit falls back to this process's buckets, which a tight loop would empty.
+            await Task.Delay(10);
         }
 
-        Assert.All(seen, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, string.Join(",", seen)));
+        // 429 is the rate limit on the local buckets (Redis cannot be asked), also a right answer.
+        Assert.All(seen, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable, Summary(seen)));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, seen[^1]);
         using (var ready = await server.NewClient().GetAsync("/v2/health/ready"))
         {
@@ -153,6 +158,25 @@ public sealed class RedisOutageTests : IDisposable
         }
 
         Assert.Equal(HttpStatusCode.OK, await WaitForAsync(Infer, HttpStatusCode.OK, TimeSpan.FromSeconds(20)));
+    }
+
+    /// <summary>The statuses in order, runs collapsed ("OK x120, TooManyRequests x3, ServiceUnavailable").</summary>
+    private static string Summary(List<HttpStatusCode> seen)
+    {
+        var runs = new List<string>();
+        for (var i = 0; i < seen.Count;)
+        {
+            var j = i;
+            while (j < seen.Count && seen[j] == seen[i])
+            {
+                j++;
+            }
+
+            runs.Add(j - i == 1 ? seen[i].ToString() : $"{seen[i]} x{j - i}");
+            i = j;
+        }
+
+        return string.Join(", ", runs);
     }
 
     /// <summary>
