@@ -144,7 +144,6 @@ internal static class ModelConfigReader
             Config = config,
             Locations = locations,
             InstanceCount = instances,
-            InstanceCountGiven = config.InstanceCount is not null || config.InstanceGroup is { Count: > 0 },
             Device = device,
             Parameters = parameters,
             ModelFileName = config.DefaultModelFilename ?? backend.DefaultModelFileName,

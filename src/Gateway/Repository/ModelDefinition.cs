@@ -35,7 +35,7 @@ internal sealed class ModelDefinition
     public int InstanceCount { get; init; } = 1;
 
     /// <summary>The configuration names the instance count (<c>instance_count</c> or an <c>instance_group</c>).</summary>
-    public bool InstanceCountGiven { get; init; }
+    public bool InstanceCountGiven => Config.InstanceCount is not null || Config.InstanceGroup is { Count: > 0 };
 
     public string Device { get; init; } = "cpu";
 

@@ -495,11 +495,11 @@ internal sealed partial class ModelRepository : IDisposable
             Log.BatchingTuned(_logger, definition.Name, version.ToString(CultureInfo.InvariantCulture), tuned);
         }
 
-        if (result.RunsOnCallingThread && !definition.InstanceCountGiven && policy.InstanceCount < InstancesPerCallingThreadModel)
+        if (result.RunsOnCallingThread && !definition.InstanceCountGiven)
         {
             // PERF: a model run on one thread holds one core per execution; with one instance a
             // second request waits for the first although the other cores are idle (JSON identity
-            // at 16 connections: +4 to +18% requests per second with two instances on two cores).
+            // at 16 connections, two cores: +11% requests per second, docs/PERFORMANCE.md).
             policy = policy with { InstanceCount = InstancesPerCallingThreadModel };
         }
 

@@ -26,7 +26,8 @@ internal sealed class ModelVersion
         Runner = runner;
         Signature = signature;
         NameJson = JsonEncodedText.Encode(definition.Name);
-        ConfigJson = ModelConfigView.Serialise(definition, signature, (policy ?? definition.Scheduling).InstanceCount);
+        policy ??= definition.Scheduling;
+        ConfigJson = ModelConfigView.Serialise(definition, signature, policy.InstanceCount);
         VersionJson = JsonEncodedText.Encode(VersionText);
         AllOutputs = new int[signature.Outputs.Count];
         OutputNamesJson = new JsonEncodedText[signature.Outputs.Count];
@@ -37,7 +38,7 @@ internal sealed class ModelVersion
         }
 
         Telemetry = telemetry;
-        Scheduler = schedulers.Create($"{definition.Name}/{VersionText}", runner, policy ?? definition.Scheduling, telemetry);
+        Scheduler = schedulers.Create($"{definition.Name}/{VersionText}", runner, policy, telemetry);
         telemetry?.Bind(this);
     }
 

@@ -113,18 +113,13 @@ internal sealed partial class RevocationService(
         // A lost subscription loses the feed at once: pub/sub does not replay what it missed.
         // Connected is not enough: a paused Redis keeps its connections open and answers nothing.
         var subscribed = _subscribed && multiplexer is not null && multiplexer.IsConnected && multiplexer.GetSubscriber().IsConnected(_channel);
-        var up = subscribed && await redis.ProbeAsync();
-        if (up)
+        if (!subscribed || !await redis.ProbeAsync())
         {
-            _unansweredSince = 0;
-        }
-        else if (subscribed && _healthy && !UnansweredTooLong())
-        {
-            return;
-        }
+            if (subscribed && _healthy && !UnansweredTooLong())
+            {
+                return;
+            }
 
-        if (!up)
-        {
             if (_healthy)
             {
                 _healthy = false;
@@ -134,6 +129,7 @@ internal sealed partial class RevocationService(
             return;
         }
 
+        _unansweredSince = 0;
         if (!_healthy)
         {
             // Anything published while this replica was away is in the store: reload before trusting the list again.
