@@ -43,6 +43,31 @@ public sealed class ImageTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// <c>./build.sh image</c> keeps the next build's cache under tags of its own and removes the
+    /// untagged stages that earlier builds left behind once the tags moved (several GB a build:
+    /// a reused machine's disk once filled). Without the labels, the tags or the prune, stage
+    /// images of this or an earlier build are left untagged here.
+    /// </summary>
+    [Fact]
+    public async Task ImageBuild_TagsItsCache_AndLeavesNoUntaggedStagesBehind()
+    {
+        await Docker.RequireImageAsync(Docker.CpuImage);
+        Assert.Equal("cpu", await Docker.InspectAsync(Docker.CpuImage, "{{index .Config.Labels \"inference-gateway.stage\"}}"));
+        var name = Docker.CpuImage[..Docker.CpuImage.LastIndexOf(':')];
+        foreach (var stage in (string[])["build", "rootfs"])
+        {
+            foreach (var variant in (string[])["cpu", "cpu-torch"])
+            {
+                await Docker.RequireImageAsync($"{name}-{stage}:{variant}");
+            }
+
+            // Only the build's own stages: the deploy test's broken image derives from the cpu one.
+            var left = await Docker.RunAsync("images", "--quiet", "--filter", "dangling=true", "--filter", $"label=inference-gateway.stage={stage}");
+            Assert.True(left.Trim().Length == 0, $"untagged {stage}-stage images left behind by the image build: {left}");
+        }
+    }
+
     [Fact]
     public async Task CpuTorchImage_ServesATorchScriptModel_ReadOnlyAsNonRoot()
     {
