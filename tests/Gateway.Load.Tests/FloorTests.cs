@@ -1,0 +1,87 @@
+using System.Globalization;
+using Gateway.Load;
+using Gateway.Testing;
+
+namespace Gateway.Load.Tests;
+
+/// <summary>
+/// The framework's floor (load/Gateway.Floor) as the runner drives it: the scenarios it stands in
+/// for answer as the gateway's do (same bytes back), and anything else is refused, so a floor
+/// figure is never the figure of a request the floor did not serve.
+/// </summary>
+public sealed class FloorTests : IAsyncLifetime
+{
+    private GatewayProcess _floor = null!;
+    private Uri _grpcAddress = null!;
+
+    public async Task InitializeAsync()
+    {
+        var grpcPort = FreePort.Next();
+        _grpcAddress = new Uri($"http://127.0.0.1:{grpcPort}");
+        var info = new GatewayStartInfo { FileName = FloorBinary(), Arguments = { "--Grpc:Port", grpcPort.ToString(CultureInfo.InvariantCulture) } };
+        _floor = GatewayProcess.Start(info);
+        await _floor.WaitReadyAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync() => await _floor.DisposeAsync();
+
+    [Theory]
+    [InlineData("get")]
+    [InlineData("binary-identity")]
+    public async Task Rest_AnswersWhatTheGatewayAnswers(string name)
+    {
+        var scenario = ScenarioCatalog.Create(name, ReferenceModels.FixturesDirectory);
+        using (var client = LoadModels.CreateClient(_floor.Address, 1))
+        {
+            Assert.Null(await scenario.CheckAsync(client));
+        }
+
+        var run = await LoadModels.RunClosedAsync(scenario, _floor.Address, callers: 2, warmupSeconds: 0, durationSeconds: 0.3);
+
+        Assert.True(run.Data.Requests >= 2);
+        Assert.Equal(run.Data.Requests, run.Data.Ok);
+        Assert.Equal(0, run.ErrorCount);
+        if (name == "binary-identity")
+        {
+            // The gateway's answer to this sample is its own 64 bytes under a JSON header; the floor
+            // echoes the same 64 bytes under a header of its own.
+            Assert.True(run.Data.ResponseBytes >= run.Data.Requests * 64);
+        }
+    }
+
+    [Fact]
+    public async Task Grpc_EchoesTheRawContents()
+    {
+        var scenario = ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory);
+        Assert.Null(await scenario.CheckGrpcAsync(_grpcAddress));
+
+        var run = await LoadModels.RunClosedAsync(scenario, _grpcAddress, callers: 2, warmupSeconds: 0, durationSeconds: 0.3);
+
+        Assert.True(run.Data.Requests >= 2);
+        Assert.Equal(run.Data.Requests, run.Data.Ok);
+        Assert.Equal(run.Data.Requests * 64, run.Data.ResponseBytes);
+    }
+
+    [Fact]
+    public async Task Json_IsRefusedWithA400ThatSaysWhy()
+    {
+        // The floor stands in for the binary extension only; a JSON figure from it would be a lie.
+        var scenario = ScenarioCatalog.Create("json-identity", ReferenceModels.FixturesDirectory);
+        using var client = LoadModels.CreateClient(_floor.Address, 1);
+
+        var problem = await scenario.CheckAsync(client);
+
+        Assert.NotNull(problem);
+        Assert.Contains("answered 400", problem, StringComparison.Ordinal);
+        Assert.Contains("binary extension only", problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>The floor's apphost, built beside this project in the same configuration.</summary>
+    private static string FloorBinary()
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Name;
+        var binary = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "Gateway.Floor", configuration, "gateway-floor"));
+        Assert.True(File.Exists(binary), $"{binary} is missing: build load/Gateway.Floor (it is in Gateway.sln)");
+        return binary;
+    }
+}
