@@ -9,6 +9,7 @@ namespace Gateway.Load.Tests;
 /// for answer as the gateway's do (same bytes back), and anything else is refused, so a floor
 /// figure is never the figure of a request the floor did not serve.
 /// </summary>
+[Collection(SerialLoad.Name)]
 public sealed class FloorTests : IAsyncLifetime
 {
     private GatewayProcess _floor = null!;
@@ -37,8 +38,8 @@ public sealed class FloorTests : IAsyncLifetime
         }
 
         // The floor here is the JIT build: on a busy machine its first requests compile Kestrel's
-        // paths, so a short window may hold one answer; every request it holds must be an answer.
-        var run = await LoadModels.RunClosedAsync(scenario, _floor.Address, callers: 2, warmupSeconds: 0, durationSeconds: 0.5);
+        // paths, so the window may hold few answers; every request it holds must be an answer.
+        var run = await LoadModels.RunClosedAsync(scenario, _floor.Address, callers: 2, warmupSeconds: 0, durationSeconds: 1.0);
 
         Assert.True(run.Data.Requests >= 1);
         Assert.Equal(run.Data.Requests, run.Data.Ok);
@@ -57,7 +58,7 @@ public sealed class FloorTests : IAsyncLifetime
         var scenario = ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory);
         Assert.Null(await scenario.CheckGrpcAsync(_grpcAddress));
 
-        var run = await LoadModels.RunClosedAsync(scenario, _grpcAddress, callers: 2, warmupSeconds: 0, durationSeconds: 0.5);
+        var run = await LoadModels.RunClosedAsync(scenario, _grpcAddress, callers: 2, warmupSeconds: 0, durationSeconds: 1.0);
 
         Assert.True(run.Data.Requests >= 1);
         Assert.Equal(run.Data.Requests, run.Data.Ok);

@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Gateway.Load.Tests;
 
 /// <summary>The real host on loopback (identity only), driven by the runner's closed and open models.</summary>
+[Collection(SerialLoad.Name)]
 public sealed class LoadModelsTests : IAsyncLifetime
 {
     private string _repository = string.Empty;

@@ -67,9 +67,11 @@ public sealed class SchedulerStatsTests : IDisposable
         // Per run: two runs of 3 rows each, 7 ms each.
         Assert.Equal(2, stats.Executions);
         Assert.Equal(2 * Ticks(s_run), stats.ComputeTicks);
-        Assert.Equal(2, stats.BatchSizes[3]);
-        Assert.Equal(2 * Ticks(s_run), stats.BatchComputeTicks[3]);
-        Assert.Equal(0, stats.BatchComputeTicks[1]);
+        var executions = stats.ReadExecutions();
+        Assert.Equal(2, executions.BatchSizes[3]);
+        Assert.Equal(2 * Ticks(s_run), executions.BatchComputeTicks[3]);
+        Assert.Equal(0, executions.BatchComputeTicks[1]);
+        Assert.Equal(6, executions.ExecutedRows);
     }
 
     [Fact]
@@ -87,7 +89,41 @@ public sealed class SchedulerStatsTests : IDisposable
         Assert.Equal(Ticks(s_window), stats.QueueTicks);
         Assert.Equal(Ticks(s_run), stats.RequestComputeTicks);
         // The failed run is still a run of the backend at its size.
-        Assert.Equal(1, stats.BatchSizes[2]);
-        Assert.Equal(Ticks(s_run), stats.BatchComputeTicks[2]);
+        Assert.Equal(1, stats.ReadExecutions().BatchSizes[2]);
+        Assert.Equal(Ticks(s_run), stats.ReadExecutions().BatchComputeTicks[2]);
+    }
+
+    [Fact]
+    public async Task ReadExecutions_AddsUpWhileRunsAreCounted()
+    {
+        // Runs of one row counted from two threads while a reader reads: every reading must have
+        // as many rows as runs, and its batch sizes must sum to its runs (the statistics endpoint's
+        // inference_count, execution_count and batch_stats come from one reading).
+        var stats = new SchedulerStats(maxBatchSize: 4);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var writers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                stats.Executed(1, 3, 0);
+            }
+        })).ToArray();
+
+        var readings = 0;
+        var mismatches = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            var reading = stats.ReadExecutions();
+            readings++;
+            if (reading.ExecutedRows != reading.Executions || reading.BatchSizes.Sum() != reading.Executions || reading.ComputeTicks != 3 * reading.Executions)
+            {
+                mismatches++;
+            }
+        }
+
+        await Task.WhenAll(writers);
+        Assert.True(readings > 100, $"only {readings} readings");
+        Assert.True(stats.Executions > 1000, $"only {stats.Executions} runs counted");
+        Assert.Equal(0, mismatches);
     }
 }

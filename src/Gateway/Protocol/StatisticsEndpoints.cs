@@ -220,13 +220,14 @@ internal static class StatisticsEndpoints
         var stats = scheduler.Stats;
         var nsPerTick = 1e9 / scheduler.Time.TimestampFrequency;
         var succeeded = stats.Succeeded;
+        var executions = stats.ReadExecutions();
         var batches = new List<BatchStats>();
-        for (var size = 1; size < stats.BatchSizes.Length; size++)
+        for (var size = 1; size < executions.BatchSizes.Length; size++)
         {
-            var count = Volatile.Read(ref stats.BatchSizes[size]);
+            var count = executions.BatchSizes[size];
             if (count > 0)
             {
-                var ticks = Volatile.Read(ref stats.BatchComputeTicks[size]);
+                var ticks = executions.BatchComputeTicks[size];
                 batches.Add(new BatchStats { BatchSize = size, ComputeInfer = new StatDuration { Count = count, Ns = (long)(ticks * nsPerTick) } });
             }
         }
@@ -236,8 +237,8 @@ internal static class StatisticsEndpoints
             Name = version.Name,
             Version = version.VersionText,
             LastInference = stats.LastInferenceMs,
-            InferenceCount = stats.ExecutedRows,
-            ExecutionCount = stats.Executions,
+            InferenceCount = executions.ExecutedRows,
+            ExecutionCount = executions.Executions,
             QueueDepth = scheduler.QueueDepth,
             InferenceStats = new InferenceStats
             {

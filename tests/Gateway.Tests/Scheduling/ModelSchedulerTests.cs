@@ -62,7 +62,7 @@ public sealed class ModelSchedulerTests : IDisposable
         }
 
         Assert.Equal(1, model.Scheduler.Stats.Executions);
-        Assert.Equal(1, model.Scheduler.Stats.BatchSizes[4]);
+        Assert.Equal(1, model.Scheduler.Stats.ReadExecutions().BatchSizes[4]);
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class ModelSchedulerTests : IDisposable
             await model.Scheduler.ReleaseAsync(item);
         }
 
-        Assert.Equal(1, model.Scheduler.Stats.BatchSizes[3]);
+        Assert.Equal(1, model.Scheduler.Stats.ReadExecutions().BatchSizes[3]);
     }
 
     [Fact]
