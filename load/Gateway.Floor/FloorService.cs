@@ -1,4 +1,3 @@
-#if FLOOR_GRPC
 using Grpc.Core;
 using Gateway.Grpc.V2;
 
@@ -27,4 +26,3 @@ internal sealed class FloorService : GRPCInferenceService.GRPCInferenceServiceBa
     public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerReadyResponse { Ready = true });
 }
-#endif

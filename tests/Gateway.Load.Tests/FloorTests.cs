@@ -31,19 +31,10 @@ public sealed class FloorTests : IAsyncLifetime
     [InlineData("binary-identity")]
     public async Task Rest_AnswersWhatTheGatewayAnswers(string name)
     {
-        var scenario = ScenarioCatalog.Create(name, ReferenceModels.FixturesDirectory);
-        using (var client = LoadModels.CreateClient(_floor.Address, 1))
-        {
-            Assert.Null(await scenario.CheckAsync(client));
-        }
+        // One answer in the window is enough: what this checks is that every request recorded
+        // was answered as the gateway answers it, not how many the JIT-built floor serves.
+        var run = await ClosedRuns.EveryRequestAnsweredAsync(ScenarioCatalog.Create(name, ReferenceModels.FixturesDirectory), _floor.Address, atLeast: 1, seconds: 1.0);
 
-        // The floor here is the JIT build: on a busy machine its first requests compile Kestrel's
-        // paths, so the window may hold few answers; every request it holds must be an answer.
-        var run = await LoadModels.RunClosedAsync(scenario, _floor.Address, callers: 2, warmupSeconds: 0, durationSeconds: 1.0);
-
-        Assert.True(run.Data.Requests >= 1);
-        Assert.Equal(run.Data.Requests, run.Data.Ok);
-        Assert.Equal(0, run.ErrorCount);
         if (name == "binary-identity")
         {
             // The gateway's answer to this sample is its own 64 bytes under a JSON header; the floor
@@ -55,13 +46,8 @@ public sealed class FloorTests : IAsyncLifetime
     [Fact]
     public async Task Grpc_EchoesTheRawContents()
     {
-        var scenario = ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory);
-        Assert.Null(await scenario.CheckGrpcAsync(_grpcAddress));
+        var run = await ClosedRuns.EveryRequestAnsweredAsync(ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory), _grpcAddress, atLeast: 1, seconds: 1.0);
 
-        var run = await LoadModels.RunClosedAsync(scenario, _grpcAddress, callers: 2, warmupSeconds: 0, durationSeconds: 1.0);
-
-        Assert.True(run.Data.Requests >= 1);
-        Assert.Equal(run.Data.Requests, run.Data.Ok);
         Assert.Equal(run.Data.Requests * 64, run.Data.ResponseBytes);
     }
 
