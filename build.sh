@@ -341,6 +341,9 @@ test_all() {
     apt_ensure jq curl
     [ -n "${CHROMIUM:-}" ] || apt_ensure chromium   # CHROMIUM names another Chromium-based browser instead
     npm ci --prefix tests/apidocs --no-audit --no-fund --loglevel=error >&2
+    # h2load (nghttp2-client): the load runner's client for both HTTP/1.1 and HTTP/2, tested in
+    # tests/Gateway.Load.Tests.
+    apt_ensure nghttp2-client
     # The second gRPC client (@grpc/grpc-js), driven by tests/Gateway.FunctionalTests/Grpc.
     npm ci --prefix tests/grpc-node --no-audit --no-fund --loglevel=error >&2
 
@@ -400,8 +403,8 @@ bench() {
 
 load() {
     [ -x "$PUBLISH_DIR/gateway" ] || publish
-    # wrk is the independent client the runner cross-checks its figures with.
-    apt_ensure wrk
+    # wrk and h2load are the independent clients the runner cross-checks its figures with.
+    apt_ensure wrk nghttp2-client
     log "running the load scenarios (results in artifacts/load)"
     dotnet run -c Release --project load/Gateway.Load/Gateway.Load.csproj -- \
         --binary "$PUBLISH_DIR/gateway" --models "$ROOT/tests/fixtures/models" --out "$ROOT/artifacts/load" "$@"

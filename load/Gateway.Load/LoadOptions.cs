@@ -24,6 +24,8 @@ internal sealed class LoadOptions
                                  the closed client's CPU per request, and shares the cores with the server)
           --connections N        connections the open model may use (default 32)
           --wrk on|off           cross-check get and json-identity with wrk (default on)
+          --h2load on|off        cross-check the binary-* and grpc-* scenarios with h2load, one client in C for
+                                 HTTP/1.1 and HTTP/2 (Debian's nghttp2-client; default off)
           --inprocess on|off     in-process ONNX Runtime baseline before the server starts (default on)
           --startup-runs N       exec-to-ready runs with and without models, median reported (default 5; 0 skips)
           --sample-repository D  repository for the 'with models' start-up figure (default models)
@@ -65,6 +67,9 @@ internal sealed class LoadOptions
     public double RateFraction { get; private set; } = 0.25;
 
     public bool Wrk { get; private set; } = true;
+
+    /// <summary>Whether the binary and gRPC scenarios are cross-checked with h2load.</summary>
+    public bool H2load { get; private set; }
 
     public bool InProcess { get; private set; } = true;
 
@@ -166,6 +171,7 @@ internal sealed class LoadOptions
                 case "--rate-fraction": if (!TryPositive(arg, value, out var rf, out error)) { return null; } options.RateFraction = rf; break;
                 case "--connections": if (!TryCount(arg, value, 1, 4096, out var c, out error)) { return null; } options.Connections = c; break;
                 case "--wrk": if (!TryOnOff(arg, value, out var wrk, out error)) { return null; } options.Wrk = wrk; break;
+                case "--h2load": if (!TryOnOff(arg, value, out var h2load, out error)) { return null; } options.H2load = h2load; break;
                 case "--sample-stats": if (!TryOnOff(arg, value, out var ss, out error)) { return null; } options.SampleStats = ss; break;
                 case "--inprocess": if (!TryOnOff(arg, value, out var ip, out error)) { return null; } options.InProcess = ip; break;
                 case "--startup-runs": if (!TryCount(arg, value, 0, 1000, out var sr, out error)) { return null; } options.StartupRuns = sr; break;

@@ -97,6 +97,13 @@ try
         Console.WriteLine("wrk not found: no cross-check");
     }
 
+    var h2load = options.H2load ? WrkCrossCheck.FindOnPath("h2load") : null;
+    if (options.H2load && h2load is null)
+    {
+        report.Notes.Add("h2load is not installed (apt-get install nghttp2-client); no h2load cross-check in this run");
+        Console.WriteLine("h2load not found: no h2load cross-check");
+    }
+
     for (var round = 1; round <= options.Repeat; round++)
     {
         var tag = options.Repeat > 1 ? $" #{round}" : string.Empty;
@@ -136,6 +143,21 @@ try
                 run.Round = round;
                 report.Runs.Add(run);
                 PrintRun(run);
+            }
+        }
+
+        foreach (var scenario in h2load is null ? [] : scenarios.FindAll(H2loadCrossCheck.Sends))
+        {
+            foreach (var connections in options.Concurrency)
+            {
+                WaitQuiet(gateway.Pid, options, report);
+                Console.Write($"{scenario.Name}, h2load x{connections}{tag} ... ");
+                var cpu = CpuSnapshot.Take(gateway.Pid);
+                var result = await H2loadCrossCheck.RunAsync(h2load!, scenario, gateway.BaseAddress, gateway.GrpcAddress, connections, options.WarmupSeconds, options.DurationSeconds, options.Out);
+                result.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
+                result.Round = round;
+                report.Wrk.Add(result);
+                Console.WriteLine(string.Create(inv, $"{result.Rps:0} rps, p50 {Percentiles.Format(result.Latency.P50)} µs, p99 {Percentiles.Format(result.Latency.P99)} µs, errors {result.Errors}"));
             }
         }
 

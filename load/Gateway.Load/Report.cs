@@ -38,8 +38,8 @@ internal sealed class LoadReport
     public RunResult? Find(string scenario, string model, int callers, int round) =>
         Runs.Find(r => r.Scenario.Name == scenario && r.Model == model && r.Callers == callers && r.Round == round);
 
-    public WrkResult? FindWrk(string scenario, int connections, int round) =>
-        Wrk.Find(r => r.Scenario.Name == scenario && r.Connections == connections && r.Round == round);
+    public WrkResult? FindWrk(string scenario, int connections, int round, string tool = "wrk") =>
+        Wrk.Find(r => r.Tool == tool && r.Scenario.Name == scenario && r.Connections == connections && r.Round == round);
 
     /// <summary>The results table as printed on the console.</summary>
     public string Table()
@@ -55,7 +55,7 @@ internal sealed class LoadReport
         foreach (var wrk in Wrk)
         {
             var p = wrk.Latency;
-            rows.Add([wrk.Scenario.Name, $"wrk x{wrk.Connections}{(wrk.Round > 1 ? $" #{wrk.Round}" : string.Empty)}", wrk.Requests.ToString(Inv), wrk.Rps.ToString("0", Inv),
+            rows.Add([wrk.Scenario.Name, $"{wrk.Tool} x{wrk.Connections}{(wrk.Round > 1 ? $" #{wrk.Round}" : string.Empty)}", wrk.Requests.ToString(Inv), wrk.Rps.ToString("0", Inv),
                 Percentiles.Format(p.P50), Percentiles.Format(p.P90), Percentiles.Format(p.P99), Percentiles.Format(p.P999), Percentiles.Format(p.Max), wrk.Errors.ToString(Inv), CpuText(wrk.Cpu)]);
         }
 
@@ -137,7 +137,7 @@ internal sealed class LoadReport
         foreach (var wrk in Wrk)
         {
             var p = wrk.Latency;
-            builder.Append(Inv, $"wrk,{wrk.Round},{wrk.Scenario.Name},closed,{wrk.Connections},0,{wrk.Requests},{wrk.Seconds:0.###},{wrk.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{wrk.Errors},,{wrk.Cpu.Server:0.00},{wrk.Cpu.Client:0.00},{wrk.Cpu.Others:0.00}\n");
+            builder.Append(Inv, $"{wrk.Tool},{wrk.Round},{wrk.Scenario.Name},closed,{wrk.Connections},0,{wrk.Requests},{wrk.Seconds:0.###},{wrk.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{wrk.Errors},,{wrk.Cpu.Server:0.00},{wrk.Cpu.Client:0.00},{wrk.Cpu.Others:0.00}\n");
         }
 
         if (InProcess is { } inProcess)
@@ -228,12 +228,12 @@ internal sealed class LoadReport
 
         if (Wrk.Count > 0)
         {
-            md.Append("\n## Cross-check with wrk\n\nwrk 4 (one thread, closed model) sent the same request to the same server in this run; its percentiles come from its own histogram.\n\n| scenario | connections (round) | runner p50 µs | wrk p50 µs | runner p99 µs | wrk p99 µs | runner rps | wrk rps | wrk errors | server CPU | wrk+other CPU |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+            md.Append("\n## Cross-check with independent clients\n\nwrk 4 (one thread, closed model; get and JSON) and h2load (nghttp2, one thread, one request in flight per connection; binary over HTTP/1.1, gRPC over HTTP/2 cleartext) sent the same request to the same server in this run. wrk's percentiles come from its own histogram, h2load's from its per-request log; h2load's gRPC errors are the requests the model's statistics did not count as successes.\n\n| scenario | client | connections (round) | runner p50 µs | client p50 µs | runner p99 µs | client p99 µs | runner rps | client rps | client errors | server CPU | client+other CPU |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
             foreach (var wrk in Wrk)
             {
                 var mine = Find(wrk.Scenario.Name, "closed", wrk.Connections, wrk.Round);
                 var p = mine is null ? default : Percentiles.Of(mine.Data.Latency);
-                md.Append(Inv, $"| {wrk.Scenario.Name} | {wrk.Connections}{(wrk.Round > 1 ? $" (#{wrk.Round})" : string.Empty)} | {(mine is null ? "-" : Percentiles.Format(p.P50))} | {Percentiles.Format(wrk.Latency.P50)} | {(mine is null ? "-" : Percentiles.Format(p.P99))} | {Percentiles.Format(wrk.Latency.P99)} | {(mine is null ? "-" : mine.Rps.ToString("0", Inv))} | {wrk.Rps:0} | {wrk.Errors} | {CpuUse.Format(wrk.Cpu.Server)} | {CpuUse.Format(wrk.Cpu.Others)} |\n");
+                md.Append(Inv, $"| {wrk.Scenario.Name} | {wrk.Tool} | {wrk.Connections}{(wrk.Round > 1 ? $" (#{wrk.Round})" : string.Empty)} | {(mine is null ? "-" : Percentiles.Format(p.P50))} | {Percentiles.Format(wrk.Latency.P50)} | {(mine is null ? "-" : Percentiles.Format(p.P99))} | {Percentiles.Format(wrk.Latency.P99)} | {(mine is null ? "-" : mine.Rps.ToString("0", Inv))} | {wrk.Rps:0} | {wrk.Errors} | {CpuUse.Format(wrk.Cpu.Server)} | {CpuUse.Format(wrk.Cpu.Others)} |\n");
             }
         }
 
@@ -316,6 +316,10 @@ internal sealed class LoadReport
 
         AddRatio(lines, "wrk: JSON infer p50 / GET p50 at 1 connection", "µs", round => PairWrk(FindWrk("json-identity", 1, round), FindWrk("get", 1, round), static w => w.Latency.P50));
         AddRatio(lines, $"wrk: JSON infer rps / GET rps at {sat} connections", "rps", round => PairWrk(FindWrk("json-identity", sat, round), FindWrk("get", sat, round), static w => w.Rps));
+
+        // The same gRPC targets with one client for both protocols (h2load): the server's part.
+        AddRatio(lines, "h2load: gRPC identity p50 / REST binary identity p50 at 1 connection", "µs", round => PairWrk(FindWrk("grpc-binary-identity", 1, round, "h2load"), FindWrk("binary-identity", 1, round, "h2load"), static w => w.Latency.P50));
+        AddRatio(lines, $"h2load: gRPC mobilenet rps / REST binary mobilenet rps at {sat} connections", "rps", round => PairWrk(FindWrk("grpc-mobilenet", sat, round, "h2load"), FindWrk("binary-mobilenet", sat, round, "h2load"), static w => w.Rps));
         return lines;
     }
 

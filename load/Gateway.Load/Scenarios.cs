@@ -35,6 +35,9 @@ internal sealed class Scenario
 
     public string Path { get; }
 
+    /// <summary>The binary extension's <c>Inference-Header-Content-Length</c>; null for other bodies.</summary>
+    public string? HeaderLength => _headerLength;
+
     /// <summary>The request body; empty for GET.</summary>
     public ReadOnlyMemory<byte> Body => _body;
 

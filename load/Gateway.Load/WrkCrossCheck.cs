@@ -7,6 +7,9 @@ namespace Gateway.Load;
 /// <summary>What wrk reported for one run (latencies in microseconds, from its own histogram).</summary>
 internal sealed class WrkResult
 {
+    /// <summary>The client that produced it: wrk, or h2load (<see cref="H2loadCrossCheck"/>).</summary>
+    public string Tool { get; init; } = "wrk";
+
     public required Scenario Scenario { get; init; }
 
     public required int Connections { get; init; }
@@ -36,11 +39,14 @@ internal sealed class WrkResult
 /// </summary>
 internal static class WrkCrossCheck
 {
-    public static string? FindWrk()
+    public static string? FindWrk() => FindOnPath("wrk");
+
+    /// <summary>A program on PATH, or null.</summary>
+    public static string? FindOnPath(string name)
     {
         foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':'))
         {
-            var candidate = Path.Combine(directory, "wrk");
+            var candidate = Path.Combine(directory, name);
             if (File.Exists(candidate))
             {
                 return candidate;

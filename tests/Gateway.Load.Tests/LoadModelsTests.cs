@@ -78,6 +78,65 @@ public sealed class LoadModelsTests : IAsyncLifetime
         Assert.Equal(run.Data.Requests, run.ErrorCount);
     }
 
+    [Theory]
+    [InlineData("binary-identity")]
+    [InlineData("grpc-binary-identity")]
+    public async Task H2load_RecordsEveryRequestFromItsLog(string name)
+    {
+        var scenario = ScenarioCatalog.Create(name, ReferenceModels.FixturesDirectory);
+        var output = Directory.CreateTempSubdirectory("gateway-h2load-").FullName;
+        try
+        {
+            var before = await SuccessesAsync();
+
+            var result = await H2loadCrossCheck.RunAsync(H2load(), scenario, _address, _grpcAddress, connections: 2, warmupSeconds: 0, seconds: 1, output);
+
+            // Every logged request was a success the model counted, none more (one in flight per
+            // connection may land after h2load stopped logging).
+            var counted = await SuccessesAsync() - before;
+            Assert.Equal("h2load", result.Tool);
+            Assert.True(result.Requests > 0);
+            Assert.Equal(0, result.Errors);
+            Assert.InRange(counted, result.Requests, result.Requests + 2);
+            Assert.Equal(result.Requests, File.ReadAllLines(Path.Combine(output, $"h2load-{name}-c2.log")).Length);
+            Assert.True(result.Latency.P50 > 0 && result.Latency.P50 <= result.Latency.P99 && result.Latency.P99 <= result.Latency.Max);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task H2load_CountsFailedGrpcCallsThoughTheyAnswer200()
+    {
+        // gRPC answers NOT_FOUND with HTTP 200; only the model's own count tells it from a success.
+        var scenario = ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory);
+        scenario.GrpcRequest!.ModelName = "no_such_model";
+        var output = Directory.CreateTempSubdirectory("gateway-h2load-").FullName;
+        try
+        {
+            var result = await H2loadCrossCheck.RunAsync(H2load(), scenario, _address, _grpcAddress, connections: 1, warmupSeconds: 0, seconds: 1, output);
+
+            Assert.True(result.Requests > 0);
+            Assert.Equal(result.Requests, result.Errors);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    private static string H2load() =>
+        WrkCrossCheck.FindOnPath("h2load") ?? throw new InvalidOperationException("h2load is not installed: apt-get install nghttp2-client (./build.sh test installs it)");
+
+    private async Task<long> SuccessesAsync()
+    {
+        using var client = new HttpClient { BaseAddress = _address };
+        using var stats = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/v2/models/identity/stats"));
+        return stats.RootElement.GetProperty("model_stats")[0].GetProperty("inference_stats").GetProperty("success").GetProperty("count").GetInt64();
+    }
+
     [Fact]
     public async Task Closed_CountsErrorsByStatus()
     {

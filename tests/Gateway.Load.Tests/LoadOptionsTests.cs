@@ -43,6 +43,7 @@ public sealed class LoadOptionsTests : IDisposable
     [InlineData("--concurrency", "1,x", "--concurrency must be an integer")]
     [InlineData("--rate", "-5", "--rate must be a positive number")]
     [InlineData("--wrk", "maybe", "--wrk must be on or off")]
+    [InlineData("--h2load", "1", "--h2load must be on or off")]
     [InlineData("--sample-stats", "yes", "--sample-stats must be on or off")]
     [InlineData("--server-env", "NOEQUALS", "--server-env wants NAME=VALUE")]
     [InlineData("--bogus", "1", "unknown option '--bogus'")]
