@@ -39,6 +39,8 @@ internal static class H2loadCrossCheck
         // does not read: the model's own count of successes, read around the run, tells them apart.
         var model = scenario.GrpcRequest?.ModelName;
         var before = model is not null ? await SuccessesAsync(restAddress, model) : 0;
+        // h2load appends to its log: a log left by an earlier round would be counted again.
+        File.Delete(log);
         var output = await RunH2loadAsync(h2load, Arguments(scenario, body, url, connections, seconds, log));
         await File.WriteAllTextAsync(Path.Combine(outDirectory, $"h2load-{scenario.Name}-c{connections}.txt"), output);
 
