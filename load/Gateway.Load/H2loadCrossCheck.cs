@@ -38,7 +38,7 @@ internal static class H2loadCrossCheck
         // gRPC answers a failed call with HTTP 200 and the status in its trailers, which h2load
         // does not read: the model's own count of successes, read around the run, tells them apart.
         var model = scenario.GrpcRequest?.ModelName;
-        var before = model is not null ? await SuccessesAsync(restAddress, model) : 0;
+        var before = model is not null ? await SuccessesAsync(restAddress, model) : null;
         // h2load appends to its log: a log left by an earlier round would be counted again.
         File.Delete(log);
         var output = await RunH2loadAsync(h2load, Arguments(scenario, body, url, connections, seconds, log));
@@ -60,12 +60,11 @@ internal static class H2loadCrossCheck
         }
 
         var errors = statusErrors;
-        if (model is not null)
+        if (before is not null && await SuccessesAsync(restAddress, model!) is { } after)
         {
             // Requests still in flight when h2load stopped may have succeeded after the log closed,
             // so the difference is a lower bound of the failures (off by at most one per connection).
-            var succeeded = await SuccessesAsync(restAddress, model) - before;
-            errors = Math.Max(statusErrors, latencies.Count - succeeded);
+            errors = Math.Max(statusErrors, latencies.Count - (after - before.Value));
         }
 
         latencies.Sort();
@@ -80,6 +79,8 @@ internal static class H2loadCrossCheck
             Requests = latencies.Count,
             Seconds = seconds,
             Errors = errors,
+            // A server without the statistics extension (the framework's floor) cannot say.
+            GrpcErrorsUncounted = grpc && before is null,
         };
     }
 
@@ -134,14 +135,14 @@ internal static class H2loadCrossCheck
         return process.ExitCode == 0 ? output : throw new InvalidOperationException($"h2load exited with {process.ExitCode}: {output}");
     }
 
-    /// <summary>The model's successful requests so far (all versions); 0 when it has no statistics.</summary>
-    private static async Task<long> SuccessesAsync(Uri restAddress, string model)
+    /// <summary>The model's successful requests so far (all versions); null when the server has no statistics for it.</summary>
+    private static async Task<long?> SuccessesAsync(Uri restAddress, string model)
     {
         using var client = new HttpClient { BaseAddress = restAddress };
         using var response = await client.GetAsync($"/v2/models/{model}/stats");
         if (!response.IsSuccessStatusCode)
         {
-            return 0;
+            return null;
         }
 
         using var document = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());

@@ -137,7 +137,7 @@ internal sealed class LoadReport
         foreach (var wrk in Wrk)
         {
             var p = wrk.Latency;
-            builder.Append(Inv, $"{wrk.Tool},{wrk.Round},{wrk.Scenario.Name},closed,{wrk.Connections},0,{wrk.Requests},{wrk.Seconds:0.###},{wrk.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{wrk.Errors},,{wrk.Cpu.Server:0.00},{wrk.Cpu.Client:0.00},{wrk.Cpu.Others:0.00}\n");
+            builder.Append(Inv, $"{wrk.Tool},{wrk.Round},{wrk.Scenario.Name},closed,{wrk.Connections},0,{wrk.Requests},{wrk.Seconds:0.###},{wrk.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{wrk.Errors},{(wrk.GrpcErrorsUncounted ? "grpc-failures-uncounted" : string.Empty)},{wrk.Cpu.Server:0.00},{wrk.Cpu.Client:0.00},{wrk.Cpu.Others:0.00}\n");
         }
 
         if (InProcess is { } inProcess)
@@ -233,7 +233,7 @@ internal sealed class LoadReport
             {
                 var mine = Find(wrk.Scenario.Name, "closed", wrk.Connections, wrk.Round);
                 var p = mine is null ? default : Percentiles.Of(mine.Data.Latency);
-                md.Append(Inv, $"| {wrk.Scenario.Name} | {wrk.Tool} | {wrk.Connections}{(wrk.Round > 1 ? $" (#{wrk.Round})" : string.Empty)} | {(mine is null ? "-" : Percentiles.Format(p.P50))} | {Percentiles.Format(wrk.Latency.P50)} | {(mine is null ? "-" : Percentiles.Format(p.P99))} | {Percentiles.Format(wrk.Latency.P99)} | {(mine is null ? "-" : mine.Rps.ToString("0", Inv))} | {wrk.Rps:0} | {wrk.Errors} | {CpuUse.Format(wrk.Cpu.Server)} | {CpuUse.Format(wrk.Cpu.Others)} |\n");
+                md.Append(Inv, $"| {wrk.Scenario.Name} | {wrk.Tool} | {wrk.Connections}{(wrk.Round > 1 ? $" (#{wrk.Round})" : string.Empty)} | {(mine is null ? "-" : Percentiles.Format(p.P50))} | {Percentiles.Format(wrk.Latency.P50)} | {(mine is null ? "-" : Percentiles.Format(p.P99))} | {Percentiles.Format(wrk.Latency.P99)} | {(mine is null ? "-" : mine.Rps.ToString("0", Inv))} | {wrk.Rps:0} | {wrk.Errors}{(wrk.GrpcErrorsUncounted ? " (gRPC failures uncounted: no model statistics)" : string.Empty)} | {CpuUse.Format(wrk.Cpu.Server)} | {CpuUse.Format(wrk.Cpu.Others)} |\n");
             }
         }
 

@@ -20,8 +20,11 @@ internal sealed class WrkResult
 
     public required double Seconds { get; init; }
 
-    /// <summary>Non-2xx answers plus socket errors.</summary>
+    /// <summary>Non-2xx answers plus socket errors (and, for h2load's gRPC runs, failed calls).</summary>
     public required long Errors { get; init; }
+
+    /// <summary>A gRPC run whose failed calls could not be counted: the server has no model statistics.</summary>
+    public bool GrpcErrorsUncounted { get; init; }
 
     public double Rps => Requests / Seconds;
 

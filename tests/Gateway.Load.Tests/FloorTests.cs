@@ -52,6 +52,28 @@ public sealed class FloorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task H2load_OverGrpc_SaysItCouldNotCountFailures()
+    {
+        // The floor has no model statistics: h2load's HTTP 200s are all the runner can know.
+        var h2load = WrkCrossCheck.FindOnPath("h2load") ?? throw new InvalidOperationException("h2load is not installed: apt-get install nghttp2-client");
+        var output = Directory.CreateTempSubdirectory("gateway-floor-h2load-").FullName;
+        try
+        {
+            var scenario = ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory);
+
+            var result = await H2loadCrossCheck.RunAsync(h2load, scenario, _floor.Address, _grpcAddress, connections: 1, warmupSeconds: 0, seconds: 1, output);
+
+            Assert.True(result.Requests > 0);
+            Assert.Equal(0, result.Errors);
+            Assert.True(result.GrpcErrorsUncounted);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Json_IsRefusedWithA400ThatSaysWhy()
     {
         // The floor stands in for the binary extension only; a JSON figure from it would be a lie.

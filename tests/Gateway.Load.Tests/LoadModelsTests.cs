@@ -114,9 +114,9 @@ public sealed class LoadModelsTests : IAsyncLifetime
     [Fact]
     public async Task H2load_CountsFailedGrpcCallsThoughTheyAnswer200()
     {
-        // gRPC answers NOT_FOUND with HTTP 200; only the model's own count tells it from a success.
+        // gRPC answers INVALID_ARGUMENT with HTTP 200; only the model's own count tells it from a success.
         var scenario = ScenarioCatalog.Create("grpc-binary-identity", ReferenceModels.FixturesDirectory);
-        scenario.GrpcRequest!.ModelName = "no_such_model";
+        scenario.GrpcRequest!.Inputs[0].Name = "NO_SUCH_INPUT";
         var output = Directory.CreateTempSubdirectory("gateway-h2load-").FullName;
         try
         {
@@ -124,6 +124,7 @@ public sealed class LoadModelsTests : IAsyncLifetime
 
             Assert.True(result.Requests > 0);
             Assert.Equal(result.Requests, result.Errors);
+            Assert.False(result.GrpcErrorsUncounted);
         }
         finally
         {
