@@ -14,6 +14,8 @@
 #   COMPOSE_PROJECT_NAME  the stack's project name (inference-gateway)
 #   COMPOSE_FILE          compose files, colon-separated (docker-compose.prod.yml)
 #   DEPLOY_TIMEOUT        seconds a replica gets to turn ready (120)
+#   DEPLOY_SETTLE         seconds to wait after a replica passed its smoke test before the next one
+#                         is replaced (6: nginx's fail_timeout of 5 s in deploy/nginx/gateway.conf, and 1)
 #   DEPLOY_SMOKE_MODEL    the model of the smoke inference (the first READY model of the index)
 #   DEPLOY_SMOKE_USER     the user the smoke test logs in as (admin) ...
 #   DEPLOY_SMOKE_PASSWORD_FILE  ... with this password (secrets/bootstrap_admin_password)
@@ -40,6 +42,7 @@ cd "$ROOT"
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-inference-gateway}"
 export COMPOSE_FILE="${COMPOSE_FILE:-docker-compose.prod.yml}"
 TIMEOUT="${DEPLOY_TIMEOUT:-120}"
+SETTLE="${DEPLOY_SETTLE:-6}"
 SMOKE_USER="${DEPLOY_SMOKE_USER:-admin}"
 SMOKE_PASSWORD_FILE="${DEPLOY_SMOKE_PASSWORD_FILE:-secrets/bootstrap_admin_password}"
 REPLICAS=(gateway-a gateway-b)
@@ -142,9 +145,18 @@ roll() {
 }
 
 update() {
-    local image=$1 service
+    local image=$1 service previous=
     for service in "${REPLICAS[@]}"; do
+        if [ -n "$previous" ]; then
+            # nginx counts the replica just replaced as down for fail_timeout after the last
+            # connection it refused while being recreated, whatever its smoke test says. Taking the
+            # next one down inside that window leaves nginx no live replica, and it answers 502
+            # (4 requests at 100/s in one deploy test run); after it, nginx sends it work again.
+            say "waiting ${SETTLE} s for nginx to take $previous back"
+            sleep "$SETTLE"
+        fi
         roll "$service" "$image" || return 1
+        previous=$service
     done
     smoke "http://127.0.0.1:8080"
 }
