@@ -11,18 +11,18 @@ namespace Gateway.Load;
 /// HTTP/1.1 for the binary scenarios, HTTP/2 cleartext for the gRPC ones. The runner's own gRPC
 /// client (Grpc.Net.Client on SocketsHttpHandler) pays its HTTP/2 costs in the figures it records;
 /// with one client for both sides, a gRPC against REST ratio says what the server does.
-/// Percentiles come from h2load's per-request log (<c>--log-file</c>), exactly.
+/// Percentiles come from h2load's per-request log (<c>--log-file</c>), recorded into the runner's histogram.
 /// </summary>
 internal static class H2loadCrossCheck
 {
-    /// <summary>The scenarios it can send: a binary or gRPC request (wrk sends the JSON ones).</summary>
-    public static bool Sends(Scenario scenario) => scenario.GrpcRequest is not null || scenario.Name.StartsWith("binary-", StringComparison.Ordinal);
+    /// <summary>The scenarios it can send: a binary-extension or gRPC request (wrk sends the JSON ones).</summary>
+    public static bool Sends(Scenario scenario) => scenario.GrpcRequest is not null || scenario.HeaderLength is not null;
 
     /// <summary>
     /// One closed run: <paramref name="connections"/> connections, one request in flight on each,
     /// a warm-up run first (not recorded), then <paramref name="seconds"/> recorded.
     /// </summary>
-    public static async Task<WrkResult> RunAsync(string h2load, Scenario scenario, Uri restAddress, Uri grpcAddress, int connections, double warmupSeconds, double seconds, string outDirectory)
+    public static async Task<CrossCheckResult> RunAsync(string h2load, Scenario scenario, Uri restAddress, Uri grpcAddress, int connections, double warmupSeconds, double seconds, string outDirectory)
     {
         var grpc = scenario.GrpcRequest is not null;
         var body = Path.Combine(outDirectory, $"h2load-{scenario.Name}.body");
@@ -44,7 +44,8 @@ internal static class H2loadCrossCheck
         var output = await RunH2loadAsync(h2load, Arguments(scenario, body, url, connections, seconds, log));
         await File.WriteAllTextAsync(Path.Combine(outDirectory, $"h2load-{scenario.Name}-c{connections}.txt"), output);
 
-        var latencies = new List<long>();
+        // The runner's own histogram, so both clients' percentiles are read the same way.
+        var latency = Hdr.Create();
         long statusErrors = 0;
         foreach (var line in await File.ReadAllLinesAsync(log))
         {
@@ -55,7 +56,7 @@ internal static class H2loadCrossCheck
                 continue;
             }
 
-            latencies.Add(long.Parse(fields[2], CultureInfo.InvariantCulture));
+            Hdr.Record(latency, long.Parse(fields[2], CultureInfo.InvariantCulture) * 1000);
             statusErrors += fields[1] == "200" ? 0 : 1;
         }
 
@@ -64,19 +65,16 @@ internal static class H2loadCrossCheck
         {
             // Requests still in flight when h2load stopped may have succeeded after the log closed,
             // so the difference is a lower bound of the failures (off by at most one per connection).
-            errors = Math.Max(statusErrors, latencies.Count - (after - before.Value));
+            errors = Math.Max(statusErrors, latency.TotalCount - (after - before.Value));
         }
 
-        latencies.Sort();
-        return new WrkResult
+        return new CrossCheckResult
         {
             Tool = "h2load",
             Scenario = scenario,
             Connections = connections,
-            Latency = latencies.Count == 0
-                ? new Percentiles(0, 0, 0, 0, 0, 0)
-                : new Percentiles(latencies.Count, At(latencies, 0.50), At(latencies, 0.90), At(latencies, 0.99), At(latencies, 0.999), latencies[^1]),
-            Requests = latencies.Count,
+            Latency = Percentiles.Of(latency),
+            Requests = latency.TotalCount,
             Seconds = seconds,
             Errors = errors,
             // A server without the statistics extension (the framework's floor) cannot say.
@@ -136,7 +134,7 @@ internal static class H2loadCrossCheck
     }
 
     /// <summary>The model's successful requests so far (all versions); null when the server has no statistics for it.</summary>
-    private static async Task<long?> SuccessesAsync(Uri restAddress, string model)
+    internal static async Task<long?> SuccessesAsync(Uri restAddress, string model)
     {
         using var client = new HttpClient { BaseAddress = restAddress };
         using var response = await client.GetAsync($"/v2/models/{model}/stats");
@@ -154,6 +152,4 @@ internal static class H2loadCrossCheck
 
         return count;
     }
-
-    private static double At(List<long> sorted, double quantile) => sorted[Math.Min(sorted.Count - 1, (int)(quantile * sorted.Count))];
 }

@@ -90,14 +90,14 @@ try
         }
     }
 
-    var wrk = options.Wrk ? WrkCrossCheck.FindWrk() : null;
+    var wrk = options.Wrk ? CrossCheckTools.FindOnPath("wrk") : null;
     if (options.Wrk && wrk is null)
     {
         report.Notes.Add("wrk is not installed (apt-get install wrk); no cross-check in this run");
         Console.WriteLine("wrk not found: no cross-check");
     }
 
-    var h2load = options.H2load ? WrkCrossCheck.FindOnPath("h2load") : null;
+    var h2load = options.H2load ? CrossCheckTools.FindOnPath("h2load") : null;
     if (options.H2load && h2load is null)
     {
         report.Notes.Add("h2load is not installed (apt-get install nghttp2-client); no h2load cross-check in this run");
@@ -156,7 +156,7 @@ try
                 var result = await H2loadCrossCheck.RunAsync(h2load!, scenario, gateway.BaseAddress, gateway.GrpcAddress, connections, options.WarmupSeconds, options.DurationSeconds, options.Out);
                 result.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
                 result.Round = round;
-                report.Wrk.Add(result);
+                report.CrossChecks.Add(result);
                 Console.WriteLine(string.Create(inv, $"{result.Rps:0} rps, p50 {Percentiles.Format(result.Latency.P50)} µs, p99 {Percentiles.Format(result.Latency.P99)} µs, errors {result.Errors}"));
             }
         }
@@ -176,7 +176,7 @@ try
                 var result = await WrkCrossCheck.RunAsync(wrk, scenario, gateway.BaseAddress, connections, options.DurationSeconds, options.Out);
                 result.Cpu = CpuSnapshot.Take(gateway.Pid).Since(cpu);
                 result.Round = round;
-                report.Wrk.Add(result);
+                report.CrossChecks.Add(result);
                 Console.WriteLine(string.Create(inv, $"{result.Rps:0} rps, p50 {Percentiles.Format(result.Latency.P50)} µs, p99 {Percentiles.Format(result.Latency.P99)} µs, errors {result.Errors}"));
             }
         }

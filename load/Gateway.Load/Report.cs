@@ -24,7 +24,7 @@ internal sealed class LoadReport
 
     public List<RunResult> Runs { get; } = [];
 
-    public List<WrkResult> Wrk { get; } = [];
+    public List<CrossCheckResult> CrossChecks { get; } = [];
 
     public List<string> Notes { get; } = [];
 
@@ -38,8 +38,8 @@ internal sealed class LoadReport
     public RunResult? Find(string scenario, string model, int callers, int round) =>
         Runs.Find(r => r.Scenario.Name == scenario && r.Model == model && r.Callers == callers && r.Round == round);
 
-    public WrkResult? FindWrk(string scenario, int connections, int round, string tool = "wrk") =>
-        Wrk.Find(r => r.Tool == tool && r.Scenario.Name == scenario && r.Connections == connections && r.Round == round);
+    public CrossCheckResult? FindCrossCheck(string scenario, int connections, int round, string tool = "wrk") =>
+        CrossChecks.Find(r => r.Tool == tool && r.Scenario.Name == scenario && r.Connections == connections && r.Round == round);
 
     /// <summary>The results table as printed on the console.</summary>
     public string Table()
@@ -52,7 +52,7 @@ internal sealed class LoadReport
                 Percentiles.Format(p.P50), Percentiles.Format(p.P90), Percentiles.Format(p.P99), Percentiles.Format(p.P999), Percentiles.Format(p.Max), ErrorText(run), CpuText(run.Cpu)]);
         }
 
-        foreach (var wrk in Wrk)
+        foreach (var wrk in CrossChecks)
         {
             var p = wrk.Latency;
             rows.Add([wrk.Scenario.Name, $"{wrk.Tool} x{wrk.Connections}{(wrk.Round > 1 ? $" #{wrk.Round}" : string.Empty)}", wrk.Requests.ToString(Inv), wrk.Rps.ToString("0", Inv),
@@ -134,7 +134,7 @@ internal sealed class LoadReport
             builder.Append(Inv, $"runner,{run.Round},{run.Scenario.Name},{run.Model},{run.Callers},{run.Rate:0.##},{run.Data.Requests},{run.Seconds:0.###},{run.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{run.ErrorCount},{ErrorText(run)},{run.Cpu.Server:0.00},{run.Cpu.Client:0.00},{run.Cpu.Others:0.00}\n");
         }
 
-        foreach (var wrk in Wrk)
+        foreach (var wrk in CrossChecks)
         {
             var p = wrk.Latency;
             builder.Append(Inv, $"{wrk.Tool},{wrk.Round},{wrk.Scenario.Name},closed,{wrk.Connections},0,{wrk.Requests},{wrk.Seconds:0.###},{wrk.Rps:0.#},{p.P50:0.#},{p.P90:0.#},{p.P99:0.#},{p.P999:0.#},{p.Max:0.#},{wrk.Errors},{(wrk.GrpcErrorsUncounted ? "grpc-failures-uncounted" : string.Empty)},{wrk.Cpu.Server:0.00},{wrk.Cpu.Client:0.00},{wrk.Cpu.Others:0.00}\n");
@@ -226,10 +226,10 @@ internal sealed class LoadReport
             }
         }
 
-        if (Wrk.Count > 0)
+        if (CrossChecks.Count > 0)
         {
-            md.Append("\n## Cross-check with independent clients\n\nwrk 4 (one thread, closed model; get and JSON) and h2load (nghttp2, one thread, one request in flight per connection; binary over HTTP/1.1, gRPC over HTTP/2 cleartext) sent the same request to the same server in this run. wrk's percentiles come from its own histogram, h2load's from its per-request log; h2load's gRPC errors are the requests the model's statistics did not count as successes.\n\n| scenario | client | connections (round) | runner p50 µs | client p50 µs | runner p99 µs | client p99 µs | runner rps | client rps | client errors | server CPU | client+other CPU |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
-            foreach (var wrk in Wrk)
+            md.Append("\n## Cross-check with independent clients\n\nwrk 4 (one thread, closed model; get and JSON) and h2load (nghttp2, one thread, one request in flight per connection; binary over HTTP/1.1, gRPC over HTTP/2 cleartext) sent the same request to the same server in this run. wrk's percentiles come from its own histogram, h2load's from its per-request log in the runner's histogram; h2load's gRPC errors are the requests the model's statistics did not count as successes.\n\n| scenario | client | connections (round) | runner p50 µs | client p50 µs | runner p99 µs | client p99 µs | runner rps | client rps | client errors | server CPU | client+other CPU |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+            foreach (var wrk in CrossChecks)
             {
                 var mine = Find(wrk.Scenario.Name, "closed", wrk.Connections, wrk.Round);
                 var p = mine is null ? default : Percentiles.Of(mine.Data.Latency);
@@ -314,19 +314,19 @@ internal sealed class LoadReport
         AddRatio(lines, "gRPC identity p50 / REST binary identity p50 at 1 caller", "µs", round => Pair(Find("grpc-binary-identity", "closed", 1, round), Find("binary-identity", "closed", 1, round), P50));
         AddRatio(lines, $"gRPC mobilenet rps / REST binary mobilenet rps at {sat} callers", "rps", round => Pair(Find("grpc-mobilenet", "closed", sat, round), Find("binary-mobilenet", "closed", sat, round), static r => r.Rps));
 
-        AddRatio(lines, "wrk: JSON infer p50 / GET p50 at 1 connection", "µs", round => PairWrk(FindWrk("json-identity", 1, round), FindWrk("get", 1, round), static w => w.Latency.P50));
-        AddRatio(lines, $"wrk: JSON infer rps / GET rps at {sat} connections", "rps", round => PairWrk(FindWrk("json-identity", sat, round), FindWrk("get", sat, round), static w => w.Rps));
+        AddRatio(lines, "wrk: JSON infer p50 / GET p50 at 1 connection", "µs", round => PairCrossCheck(FindCrossCheck("json-identity", 1, round), FindCrossCheck("get", 1, round), static w => w.Latency.P50));
+        AddRatio(lines, $"wrk: JSON infer rps / GET rps at {sat} connections", "rps", round => PairCrossCheck(FindCrossCheck("json-identity", sat, round), FindCrossCheck("get", sat, round), static w => w.Rps));
 
         // The same gRPC targets with one client for both protocols (h2load): the server's part.
-        AddRatio(lines, "h2load: gRPC identity p50 / REST binary identity p50 at 1 connection", "µs", round => PairWrk(FindWrk("grpc-binary-identity", 1, round, "h2load"), FindWrk("binary-identity", 1, round, "h2load"), static w => w.Latency.P50));
-        AddRatio(lines, $"h2load: gRPC mobilenet rps / REST binary mobilenet rps at {sat} connections", "rps", round => PairWrk(FindWrk("grpc-mobilenet", sat, round, "h2load"), FindWrk("binary-mobilenet", sat, round, "h2load"), static w => w.Rps));
+        AddRatio(lines, "h2load: gRPC identity p50 / REST binary identity p50 at 1 connection", "µs", round => PairCrossCheck(FindCrossCheck("grpc-binary-identity", 1, round, "h2load"), FindCrossCheck("binary-identity", 1, round, "h2load"), static w => w.Latency.P50));
+        AddRatio(lines, $"h2load: gRPC mobilenet rps / REST binary mobilenet rps at {sat} connections", "rps", round => PairCrossCheck(FindCrossCheck("grpc-mobilenet", sat, round, "h2load"), FindCrossCheck("binary-mobilenet", sat, round, "h2load"), static w => w.Rps));
         return lines;
     }
 
     private static (double, double)? Pair(RunResult? a, RunResult? b, Func<RunResult, double> value) =>
         a is null || b is null ? null : (value(a), value(b));
 
-    private static (double, double)? PairWrk(WrkResult? a, WrkResult? b, Func<WrkResult, double> value) =>
+    private static (double, double)? PairCrossCheck(CrossCheckResult? a, CrossCheckResult? b, Func<CrossCheckResult, double> value) =>
         a is null || b is null ? null : (value(a), value(b));
 
     private void AddRatio(List<string> lines, string label, string unit, Func<int, (double Numerator, double Denominator)?> perRound, bool difference = false)

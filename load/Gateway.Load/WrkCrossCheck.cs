@@ -4,37 +4,6 @@ using System.Text;
 
 namespace Gateway.Load;
 
-/// <summary>What wrk reported for one run (latencies in microseconds, from its own histogram).</summary>
-internal sealed class WrkResult
-{
-    /// <summary>The client that produced it: wrk, or h2load (<see cref="H2loadCrossCheck"/>).</summary>
-    public string Tool { get; init; } = "wrk";
-
-    public required Scenario Scenario { get; init; }
-
-    public required int Connections { get; init; }
-
-    public required Percentiles Latency { get; init; }
-
-    public required long Requests { get; init; }
-
-    public required double Seconds { get; init; }
-
-    /// <summary>Non-2xx answers plus socket errors (and, for h2load's gRPC runs, failed calls).</summary>
-    public required long Errors { get; init; }
-
-    /// <summary>A gRPC run whose failed calls could not be counted: the server has no model statistics.</summary>
-    public bool GrpcErrorsUncounted { get; init; }
-
-    public double Rps => Requests / Seconds;
-
-    /// <summary>Which round of --repeat this run belongs to, from 1.</summary>
-    public int Round { get; set; } = 1;
-
-    /// <summary>How the cores were used; wrk itself counts under others.</summary>
-    public CpuUse Cpu { get; set; }
-}
-
 /// <summary>
 /// Runs Debian's <c>wrk</c> (closed model, one thread) with a Lua script that sends the same
 /// request as the runner and prints wrk's own percentiles, so the runner's figures can be
@@ -42,24 +11,7 @@ internal sealed class WrkResult
 /// </summary>
 internal static class WrkCrossCheck
 {
-    public static string? FindWrk() => FindOnPath("wrk");
-
-    /// <summary>A program on PATH, or null.</summary>
-    public static string? FindOnPath(string name)
-    {
-        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':'))
-        {
-            var candidate = Path.Combine(directory, name);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
-
-    public static async Task<WrkResult> RunAsync(string wrk, Scenario scenario, Uri baseAddress, int connections, double seconds, string outDirectory)
+    public static async Task<CrossCheckResult> RunAsync(string wrk, Scenario scenario, Uri baseAddress, int connections, double seconds, string outDirectory)
     {
         var script = Path.Combine(outDirectory, $"wrk-{scenario.Name}.lua");
         await File.WriteAllTextAsync(script, Script(scenario));
@@ -101,8 +53,9 @@ internal static class WrkCrossCheck
 
         double Get(string key) => values.TryGetValue(key, out var v) ? v : throw new InvalidOperationException($"wrk printed no {key}: {output}");
         var latency = new Percentiles((long)Get("requests"), Get("p50"), Get("p90"), Get("p99"), Get("p99.9"), Get("max"));
-        return new WrkResult
+        return new CrossCheckResult
         {
+            Tool = "wrk",
             Scenario = scenario,
             Connections = connections,
             Latency = latency,

@@ -55,7 +55,7 @@ public sealed class FloorTests : IAsyncLifetime
     public async Task H2load_OverGrpc_SaysItCouldNotCountFailures()
     {
         // The floor has no model statistics: h2load's HTTP 200s are all the runner can know.
-        var h2load = WrkCrossCheck.FindOnPath("h2load") ?? throw new InvalidOperationException("h2load is not installed: apt-get install nghttp2-client");
+        var h2load = CrossCheckTools.FindOnPath("h2load") ?? throw new InvalidOperationException("h2load is not installed: apt-get install nghttp2-client");
         var output = Directory.CreateTempSubdirectory("gateway-floor-h2load-").FullName;
         try
         {

@@ -133,14 +133,10 @@ public sealed class LoadModelsTests : IAsyncLifetime
     }
 
     private static string H2load() =>
-        WrkCrossCheck.FindOnPath("h2load") ?? throw new InvalidOperationException("h2load is not installed: apt-get install nghttp2-client (./build.sh test installs it)");
+        CrossCheckTools.FindOnPath("h2load") ?? throw new InvalidOperationException("h2load is not installed: apt-get install nghttp2-client (./build.sh test installs it)");
 
-    private async Task<long> SuccessesAsync()
-    {
-        using var client = new HttpClient { BaseAddress = _address };
-        using var stats = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/v2/models/identity/stats"));
-        return stats.RootElement.GetProperty("model_stats")[0].GetProperty("inference_stats").GetProperty("success").GetProperty("count").GetInt64();
-    }
+    private async Task<long> SuccessesAsync() =>
+        await H2loadCrossCheck.SuccessesAsync(_address, "identity") ?? throw new InvalidOperationException("identity has no statistics");
 
     [Fact]
     public async Task Closed_CountsErrorsByStatus()
